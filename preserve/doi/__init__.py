@@ -1,0 +1,1 @@
+"""DOIs: DataCite metadata, providers (sandbox, DataCite REST API) and resolution."""

@@ -1,0 +1,88 @@
+"""One error hierarchy for everything the user can be told about.
+
+Every failure a user can act on is a :class:`PreserveError` carrying a one-line
+message and a hint saying how to fix it. Front ends (the CLI, a FaaS handler)
+catch ``PreserveError`` in one place and render it; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+# Documented exit codes of the command-line interface.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOT_REPRODUCED = 3
+
+
+class PreserveError(Exception):
+    """Base class: an expected failure with a user-facing message and hint."""
+
+    exit_code: int = EXIT_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """The message and, on its own line, the hint."""
+        return self.message if not self.hint else f"{self.message}\nhint: {self.hint}"
+
+
+class ConfigError(PreserveError):
+    """Configuration file, environment variable or option is invalid."""
+
+
+class ManifestError(PreserveError):
+    """``preserve.yaml`` is missing or does not match its schema."""
+
+
+class PluginNotFound(PreserveError):
+    """A named builder, resolver, store, DOI provider or runner is not installed."""
+
+
+class ServiceUnavailable(PreserveError):
+    """A service the toolkit drives (Docker Engine, registry) does not answer."""
+
+
+class BuildError(PreserveError):
+    """The analysis environment (container image) could not be built or found."""
+
+
+class RunError(PreserveError):
+    """The analysis ran but failed: non-zero exit, crash, out of memory, timeout."""
+
+
+class DataError(PreserveError):
+    """An input could not be fetched, staged or described."""
+
+
+class IntegrityError(PreserveError):
+    """Content does not match its recorded size or digest."""
+
+
+class CrateError(PreserveError):
+    """An RO-Crate is missing, malformed, or lacks what an operation needs."""
+
+
+class RegistryError(PreserveError):
+    """An OCI registry or store refused or failed a request."""
+
+
+class AuthError(RegistryError):
+    """Credentials are missing or were refused."""
+
+
+class DoiError(PreserveError):
+    """A DOI could not be minted, updated, published or resolved."""
+
+
+class MetadataError(DoiError):
+    """DOI metadata does not validate against the DataCite schema."""
+
+
+class NotReproduced(PreserveError):
+    """A rerun finished but its outputs differ from the published ones."""
+
+    exit_code = EXIT_NOT_REPRODUCED

@@ -1,0 +1,1 @@
+"""OCI stores: the local image layout and registries speaking the distribution API."""

@@ -1,0 +1,190 @@
+"""Typed settings with one clear precedence.
+
+command-line flags > ``PRESERVE_*`` environment variables > the user's config
+file (TOML) > built-in defaults.
+
+The config file is ``$PRESERVE_CONFIG`` if set, else ``config.toml`` in the
+platform's config directory (``~/.config/preserve/config.toml`` on Linux).
+Secrets are :class:`pydantic.SecretStr`: they never show in ``repr``, logs or
+``--json`` output, and are never written anywhere by the toolkit.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from preserve.errors import ConfigError
+
+APP = "preserve"
+ENV_PREFIX = "PRESERVE_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegistryCredentials(_Section):
+    """Credentials for one registry host, from the config file."""
+
+    username: str
+    password: SecretStr
+
+
+class DataCiteSettings(_Section):
+    """The DataCite REST API provider."""
+
+    endpoint: str = Field(
+        "test",
+        description="'test', 'production', or a base URL of a DataCite-compatible API",
+    )
+    repository_id: str | None = None
+    password: SecretStr | None = None
+    prefix: str | None = None
+
+    def api_url(self) -> str:
+        urls = {"test": "https://api.test.datacite.org", "production": "https://api.datacite.org"}
+        return urls.get(self.endpoint, self.endpoint).rstrip("/")
+
+
+class Publisher(_Section):
+    name: str
+    ror: str | None = None
+
+
+class Settings(_Section):
+    """Everything the toolkit can be configured with."""
+
+    registry: str | None = Field(
+        None,
+        description="default push target REGISTRY[/NAMESPACE]; unset = the local OCI layout store",
+    )
+    insecure_registries: list[str] = Field(
+        default_factory=list,
+        description="hosts reached over plain HTTP (loopback hosts always are)",
+    )
+    registries: dict[str, RegistryCredentials] = Field(default_factory=dict)
+    doi_provider: str = "sandbox"
+    datacite: DataCiteSettings = Field(default_factory=DataCiteSettings)
+    doi_prefixes: list[str] = Field(
+        default_factory=list, description="prefixes resolved through the DataCite REST API"
+    )
+    publisher: Publisher | None = None
+    landing_url: str | None = Field(
+        None, description="template of a DOI's landing page URL, with {doi}"
+    )
+    runner: str = "docker"
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP)))
+    cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP)))
+    min_free_gib: float = Field(5.0, description="free disk below this in cache_dir is an error")
+    config_file: Path | None = Field(None, exclude=True)
+
+    @property
+    def store_dir(self) -> Path:
+        """The embedded default OCI store: an OCI image layout."""
+        return self.data_dir / "oci-layout"
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Merge defaults, config file, environment and explicit overrides."""
+        env = os.environ if env is None else env
+        path = config_file or _config_path(env)
+        explicit = config_file is not None or bool(env.get("PRESERVE_CONFIG"))
+        if explicit and not path.is_file():
+            raise ConfigError(
+                f"config file {path} does not exist",
+                hint="check the --config option or the PRESERVE_CONFIG variable",
+            )
+        values: dict[str, Any] = _read_toml(path) if path.is_file() else {}
+        _deep_update(values, _from_env(env))
+        _deep_update(values, {k: v for k, v in (overrides or {}).items() if v is not None})
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"invalid configuration: {_first_error(exc)}",
+                hint=f"fix it in {path} or in the PRESERVE_* environment variables",
+            ) from exc
+        settings.config_file = path if path.is_file() else None
+        return settings
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings as plain JSON-able data, secrets replaced by '***'."""
+        data = self.model_dump(mode="json")
+        for creds in data.get("registries", {}).values():
+            creds["password"] = "***"
+        if data["datacite"].get("password"):
+            data["datacite"]["password"] = "***"
+        return data
+
+
+def _config_path(env: Mapping[str, str]) -> Path:
+    if env.get("PRESERVE_CONFIG"):
+        return Path(env["PRESERVE_CONFIG"])
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Map PRESERVE_FIELD and PRESERVE_SECTION_FIELD onto the settings fields."""
+    out: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        section = _section_model(field.annotation)
+        if section is not None:
+            for sub in section.model_fields:
+                key = f"{ENV_PREFIX}{name}_{sub}".upper()
+                if key in env:
+                    out.setdefault(name, {})[sub] = env[key]
+            if name == "publisher" and f"{ENV_PREFIX}PUBLISHER" in env:
+                out.setdefault(name, {})["name"] = env[f"{ENV_PREFIX}PUBLISHER"]
+            continue
+        key = f"{ENV_PREFIX}{name}".upper()
+        if key in env and not str(field.annotation).startswith("dict"):
+            raw = env[key]
+            is_list = str(field.annotation).startswith("list")
+            out[name] = [p.strip() for p in raw.split(",") if p.strip()] if is_list else raw
+    return out
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings section class behind ``Section`` or ``Section | None``."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _deep_update(base: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}"
+
+
+RunnerName = Literal["docker", "podman"]
