@@ -83,6 +83,12 @@ class Settings(_Section):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP)))
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP)))
     min_free_gib: float = Field(5.0, description="free disk below this in cache_dir is an error")
+    data_token: SecretStr | None = Field(
+        None, description="bearer token or macaroon for remote inputs (hosts in data_token_hosts)"
+    )
+    data_token_hosts: list[str] = Field(
+        default_factory=list, description="hosts (or host:port) that data_token is sent to"
+    )
     config_file: Path | None = Field(None, exclude=True)
 
     @property
@@ -125,6 +131,8 @@ class Settings(_Section):
         data = self.model_dump(mode="json")
         for creds in data.get("registries", {}).values():
             creds["password"] = "***"
+        if data.get("data_token"):
+            data["data_token"] = "***"
         if data["datacite"].get("password"):
             data["datacite"]["password"] = "***"
         return data
