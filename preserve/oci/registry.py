@@ -1,14 +1,43 @@
-"""Registries speaking the OCI distribution API (distribution, zot, Harbor, GitLab, GHCR)."""
+"""Registries speaking the OCI distribution API (distribution, zot, Harbor, GitLab, GHCR).
+
+Images travel through the Docker Engine (it does HEAD checks, cross-repository
+mounts and layer transfers; it treats 127.0.0.0/8 registries as insecure by
+default). Crates, manifests and referrers travel over :mod:`preserve.oci.transport`.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import requests
 
-from preserve.errors import RegistryError, ServiceUnavailable
-from preserve.oci.refs import OciRef
+from preserve.errors import IntegrityError, RegistryError, ServiceUnavailable
+from preserve.oci.artifact import canonical_json, parse_manifest
+from preserve.oci.crate_io import download_crate, upload_crate
+from preserve.oci.digests import sha256_bytes
+from preserve.oci.engine_images import engine_pull, engine_push
+from preserve.oci.referrers import add_referrer, empty_index, fallback_tag, listed
+from preserve.oci.refs import OciRef, is_digest
+from preserve.oci.registry_blobs import BlobLocations, RegistryBlobs
+from preserve.oci.stores import (
+    CRATE_ARTIFACT_TYPE,
+    INDEX_MEDIA_TYPE,
+    MANIFEST_MEDIA_TYPE,
+    Descriptor,
+    PulledCrate,
+)
+from preserve.oci.transport import Transport
+from preserve.progress import Progress
 from preserve.settings import Settings
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+# distribution 2.8 answers 404 for OCI manifests unless Accept names them.
+ACCEPT = ", ".join((MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, DOCKER_MANIFEST, DOCKER_LIST))
 
 
 def is_loopback(host: str) -> bool:
@@ -29,6 +58,9 @@ class RegistryStore:
         self.settings = settings
         insecure = is_loopback(registry) or registry in settings.insecure_registries
         self.base_url = f"{'http' if insecure else 'https'}://{registry}"
+        self.transport = Transport(registry, self.base_url, settings)
+        safe_host = registry.replace(":", "_").replace("/", "_")
+        self.locations = BlobLocations(settings.cache_dir / "oci-blobs" / f"{safe_host}.json")
 
     @classmethod
     def from_settings(cls, settings: Settings, ref: OciRef) -> RegistryStore:
@@ -49,3 +81,206 @@ class RegistryStore:
             )
         auth = " (authentication required)" if resp.status_code == 401 else ""
         return f"OCI registry at {self.base_url} answers{auth}"
+
+    # -- manifests -----------------------------------------------------------------
+
+    def blobs(self, repository: str) -> RegistryBlobs:
+        return RegistryBlobs(self.transport, repository, self.locations)
+
+    def _check_host(self, ref: OciRef) -> None:
+        if ref.registry != self.registry:
+            raise RegistryError(f"{ref} is not in registry {self.registry}")
+
+    def head_manifest(self, ref: OciRef) -> Descriptor | None:
+        """The descriptor of the manifest ``ref`` names, or None when absent."""
+        self._check_host(ref)
+        url = self.transport.url(ref.repository, f"manifests/{ref.reference}")
+        resp = self.transport.request(
+            "HEAD", url, repo=ref.repository, headers={"Accept": ACCEPT}, allow=(404,)
+        )
+        if resp.status_code == 404:
+            return None
+        digest = resp.headers.get("Docker-Content-Digest")
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        size = resp.headers.get("Content-Length")
+        if not digest or not size or not media_type:
+            data, media_type, digest = self.get_manifest(ref)
+            return Descriptor(media_type, digest, len(data))
+        if ref.digest and digest != ref.digest:
+            raise IntegrityError(f"{self.registry} gave digest {digest} for {ref}")
+        return Descriptor(media_type, digest, int(size))
+
+    def get_manifest(self, ref: OciRef, accept: str = ACCEPT) -> tuple[bytes, str, str]:
+        """Manifest bytes, media type and digest (verified when ``ref`` is pinned)."""
+        self._check_host(ref)
+        url = self.transport.url(ref.repository, f"manifests/{ref.reference}")
+        resp = self.transport.request(
+            "GET", url, repo=ref.repository, headers={"Accept": accept}, allow=(404,)
+        )
+        if resp.status_code == 404:
+            raise RegistryError(
+                f"{ref} was not found in {self.registry}",
+                hint="check the repository, tag or digest (and that it was pushed)",
+            )
+        data = resp.content
+        digest = sha256_bytes(data)
+        claimed = ref.digest or resp.headers.get("Docker-Content-Digest")
+        if claimed and claimed != digest:
+            raise IntegrityError(
+                f"the manifest of {ref} does not match its digest {claimed} (got {digest})",
+                hint="the registry returned different content; do not trust it",
+            )
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        return data, media_type, digest
+
+    def put_manifest(
+        self, repository: str, reference: str, data: bytes, media_type: str
+    ) -> requests.Response:
+        url = self.transport.url(repository, f"manifests/{reference}")
+        resp = self.transport.request(
+            "PUT", url, repo=repository, headers={"Content-Type": media_type}, body=data, ok=(201,)
+        )
+        claimed = resp.headers.get("Docker-Content-Digest")
+        if claimed and claimed != sha256_bytes(data):
+            raise IntegrityError(f"{self.registry} stored the manifest under {claimed}")
+        return resp
+
+    def resolve(self, ref: OciRef) -> str:
+        desc = self.head_manifest(ref)
+        if desc is None:
+            raise RegistryError(
+                f"{ref} was not found in {self.registry}",
+                hint="check the repository, tag or digest (and that it was pushed)",
+            )
+        return desc.digest
+
+    def _pinned(self, ref: OciRef) -> OciRef:
+        return ref if ref.digest else ref.with_digest(self.resolve(ref))
+
+    # -- images --------------------------------------------------------------------
+
+    def engine_auth(self) -> dict[str, str] | None:
+        creds = self.transport.credentials()
+        return creds.engine_auth(self.registry) if creds else None
+
+    def push_image(self, image: str, target: OciRef, *, progress: Progress) -> OciRef:
+        self._check_host(target)
+        repository = f"{self.registry}/{target.repository}"
+        digest = engine_push(
+            image, repository, target.tag or "latest", self.engine_auth(), progress
+        )
+        return target.with_digest(digest)
+
+    def pull_image(self, ref: OciRef, *, progress: Progress) -> str:
+        pinned = self._pinned(ref)
+        assert pinned.digest is not None
+        repository = f"{self.registry}/{ref.repository}"
+        return engine_pull(repository, pinned.digest, self.engine_auth(), progress)
+
+    # -- crates --------------------------------------------------------------------
+
+    def push_crate(
+        self,
+        crate_dir: Path,
+        target: OciRef,
+        *,
+        subject: OciRef | None,
+        annotations: Mapping[str, str],
+        progress: Progress,
+    ) -> OciRef:
+        self._check_host(target)
+        subject_desc = self._subject(subject, target) if subject is not None else None
+        blobs = self.blobs(target.repository)
+        progress.step(f"pushing crate {crate_dir} to {target}")
+        workdir = self.settings.cache_dir / "tmp"
+        manifest = upload_crate(blobs, crate_dir, workdir, subject_desc, annotations, progress)
+        digest = sha256_bytes(manifest)
+        resp = self.put_manifest(
+            target.repository, target.tag or digest, manifest, MANIFEST_MEDIA_TYPE
+        )
+        if subject_desc is not None and "OCI-Subject" not in resp.headers:
+            desc = Descriptor(
+                MANIFEST_MEDIA_TYPE, digest, len(manifest), annotations, CRATE_ARTIFACT_TYPE
+            )
+            self._add_fallback_referrer(target.repository, subject_desc.digest, desc)
+        return target.with_digest(digest)
+
+    def _subject(self, subject: OciRef, target: OciRef) -> Descriptor:
+        if (subject.registry, subject.repository) != (target.registry, target.repository):
+            raise RegistryError(
+                f"the subject {subject} is not in the crate's repository "
+                f"{target.registry}/{target.repository}",
+                hint="push the crate to the image's repository, so registries can list it "
+                "as a referrer of the image",
+            )
+        desc = self.head_manifest(subject)
+        if desc is None:
+            raise RegistryError(f"the subject {subject} was not found in {self.registry}")
+        return desc
+
+    def _add_fallback_referrer(
+        self, repository: str, subject_digest: str, desc: Descriptor
+    ) -> None:
+        tag_ref = OciRef(self.registry, repository, tag=fallback_tag(subject_digest))
+        index = self._fallback_index(tag_ref)
+        if add_referrer(index, desc, str(tag_ref)):
+            self.put_manifest(
+                repository, tag_ref.reference, canonical_json(index), INDEX_MEDIA_TYPE
+            )
+
+    def _fallback_index(self, tag_ref: OciRef) -> dict[str, Any]:
+        if self.head_manifest(tag_ref) is None:
+            return empty_index()
+        data, _, _ = self.get_manifest(tag_ref)
+        index = parse_manifest(data, str(tag_ref))
+        return index
+
+    def pull_crate(self, ref: OciRef, dest: Path, *, progress: Progress) -> PulledCrate:
+        data, _, digest = self.get_manifest(ref)
+        manifest = parse_manifest(data, str(ref))
+        progress.step(f"pulling crate {ref} into {dest}")
+        download_crate(self.blobs(ref.repository), manifest, str(ref), dest, progress)
+        return PulledCrate(ref.with_digest(digest), manifest, dest)
+
+    def referrers(self, subject: OciRef, artifact_type: str | None = None) -> list[Descriptor]:
+        digest = subject.digest or self.resolve(subject)
+        url = self.transport.url(subject.repository, f"referrers/{digest}")
+        if artifact_type:
+            url += f"?artifactType={artifact_type}"
+        found: list[Descriptor] = []
+        while url:
+            resp = self.transport.request(
+                "GET",
+                url,
+                repo=subject.repository,
+                headers={"Accept": INDEX_MEDIA_TYPE},
+                allow=(404,),
+            )
+            if resp.status_code == 404:  # no referrers API (distribution 2.8): the tag schema
+                tag_ref = OciRef(self.registry, subject.repository, tag=fallback_tag(digest))
+                if not found and self.head_manifest(tag_ref) is not None:
+                    return listed(
+                        parse_manifest(self.get_manifest(tag_ref)[0], str(tag_ref)), artifact_type
+                    )
+                return found
+            found += listed(_json(resp, url), artifact_type)
+            url = _next_link(resp)
+        return found
+
+
+def _json(resp: requests.Response, url: str) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise RegistryError(f"{url} did not answer JSON") from exc
+    if not isinstance(data, dict):
+        raise RegistryError(f"{url} did not answer a JSON object")
+    return data
+
+
+def _next_link(resp: requests.Response) -> str:
+    nxt = resp.links.get("next", {}).get("url")
+    return requests.compat.urljoin(resp.url, nxt) if nxt else ""
+
+
+__all__ = ["RegistryStore", "is_digest", "is_loopback", "json"]

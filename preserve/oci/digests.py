@@ -1,0 +1,79 @@
+"""Digests of blobs, computed and checked while the bytes stream (bounded memory)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from preserve.errors import IntegrityError
+from preserve.progress import Task
+
+CHUNK = 1 << 20  # 1 MiB reads: large enough for speed, small enough for memory
+
+
+def sha256_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, task: Task | None = None) -> tuple[str, int]:
+    """Digest and size of a file, read in chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+            if task is not None:
+                task.advance(len(chunk))
+    return "sha256:" + h.hexdigest(), size
+
+
+def hex_of(digest: str) -> str:
+    return digest.split(":", 1)[1]
+
+
+class Verifier:
+    """Counts and hashes bytes as they pass; fails as soon as there are too many."""
+
+    def __init__(self, digest: str, size: int, label: str) -> None:
+        self.digest = digest
+        self.size = size
+        self.label = label
+        self.seen = 0
+        self._h = hashlib.sha256()
+
+    def update(self, chunk: bytes) -> None:
+        self.seen += len(chunk)
+        if self.seen > self.size:
+            raise IntegrityError(
+                f"{self.label} is larger than its recorded size {self.size} bytes",
+                hint="the store holds different content than the manifest describes",
+            )
+        self._h.update(chunk)
+
+    def check(self) -> None:
+        actual = "sha256:" + self._h.hexdigest()
+        if self.seen != self.size:
+            raise IntegrityError(
+                f"{self.label} has {self.seen} bytes, expected {self.size}",
+                hint="the transfer was cut short or the stored blob was changed",
+            )
+        if actual != self.digest:
+            raise IntegrityError(
+                f"{self.label} does not match its digest: got {actual}",
+                hint="the stored blob was changed or corrupted; do not trust this content",
+            )
+
+
+def copy_verified(
+    chunks: Iterable[bytes], out: BinaryIO, verifier: Verifier, task: Task | None = None
+) -> None:
+    """Write ``chunks`` to ``out``, checking size and digest on the way."""
+    for chunk in chunks:
+        verifier.update(chunk)
+        out.write(chunk)
+        if task is not None:
+            task.advance(len(chunk))
+    verifier.check()

@@ -1,0 +1,248 @@
+"""Blob upload and download against a registry, streamed from and to disk.
+
+Upload: HEAD first (a blob that already arrived, e.g. before an interrupted
+push, is skipped), then a cross-repository mount when the blob is known in
+another repository of the same registry, else a monolithic PUT for small blobs
+or a chunked PATCH upload for big ones (always following the latest
+``Location``; after a failed chunk the upload status says where to go on).
+Memory stays bounded: bodies are read from disk in 1 MiB blocks.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from urllib3.exceptions import HTTPError
+
+from preserve.errors import RegistryError
+from preserve.oci.digests import CHUNK, Verifier, copy_verified, sha256_bytes, sha256_file
+from preserve.oci.stores import Descriptor
+from preserve.oci.transport import TRANSIENT, TransientError, Transport
+from preserve.progress import Progress, Task
+
+MONOLITHIC_MAX = 64 << 20  # blobs up to this size go in one PUT
+CHUNK_SIZE = 128 << 20  # PATCH size for bigger ones
+OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+class FileSlice:
+    """``length`` bytes of a file from ``offset``, as a streaming request body."""
+
+    def __init__(self, source: Path | bytes, offset: int, length: int, task: Task | None) -> None:
+        self._fh: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+        self._fh.seek(offset)
+        self._left = length
+        self._length = length
+        self._task = task
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            self._fh.close()
+            return b""
+        n = self._left if size < 0 else min(size, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        if self._task is not None:
+            self._task.advance(len(data))
+        if not data:
+            self._left = 0
+        return data
+
+
+class BlobLocations:
+    """Which repositories of a registry hold which blobs (for cross-repository mounts).
+
+    Kept as a small JSON file per registry in the cache directory; losing it
+    only costs an upload.
+    """
+
+    LIMIT = 20000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._map: dict[str, list[str]] | None = None
+
+    def _load(self) -> dict[str, list[str]]:
+        if self._map is None:
+            try:
+                self._map = dict(json.loads(self.path.read_text()))
+            except (OSError, ValueError, TypeError):
+                self._map = {}
+        return self._map
+
+    def other_repo(self, digest: str, repo: str) -> str | None:
+        return next((r for r in self._load().get(digest, []) if r != repo), None)
+
+    def add(self, digest: str, repo: str) -> None:
+        data = self._load()
+        repos = data.pop(digest, [])
+        if repo not in repos:
+            repos = [repo, *repos][:8]
+        data[digest] = repos  # re-inserted: most recent last
+        while len(data) > self.LIMIT:
+            data.pop(next(iter(data)))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".blobs-")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache: never fail a push over it
+
+
+class RegistryBlobs:
+    """The blobs of one repository (implements :class:`preserve.oci.crate_io.BlobIO`)."""
+
+    def __init__(self, transport: Transport, repo: str, locations: BlobLocations) -> None:
+        self.t = transport
+        self.repo = repo
+        self.locations = locations
+        self.stats: dict[str, int] = {"present": 0, "mounted": 0, "uploaded": 0}
+
+    def exists(self, digest: str) -> bool:
+        resp = self.t.request(
+            "HEAD", self.t.url(self.repo, f"blobs/{digest}"), repo=self.repo, allow=(404,)
+        )
+        return resp.status_code == 200
+
+    def put_file(self, path: Path, label: str, progress: Progress) -> tuple[str, int]:
+        size = path.stat().st_size
+        with progress.task(f"hashing {label}", size) as task:
+            digest, size = sha256_file(path, task)
+        self.upload(digest, size, path, label, progress)
+        return digest, size
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = sha256_bytes(data)
+        self.upload(digest, len(data), data, "blob", None)
+        return digest
+
+    def upload(
+        self, digest: str, size: int, source: Path | bytes, label: str, progress: Progress | None
+    ) -> str:
+        """Make the blob present; say whether it was present, mounted or uploaded."""
+        how = (
+            "present"
+            if self.exists(digest)
+            else self._upload_retrying(digest, size, source, label, progress)
+        )
+        self.stats[how] += 1
+        self.locations.add(digest, self.repo)
+        return how
+
+    def _upload_retrying(
+        self, digest: str, size: int, source: Path | bytes, label: str, progress: Progress | None
+    ) -> str:
+        for attempt in range(1, self.t.attempts + 1):
+            try:
+                return self._upload_once(digest, size, source, label, progress)
+            except TransientError:
+                if self.exists(digest):
+                    return "uploaded"  # the last request failed, but the blob arrived
+                if attempt == self.t.attempts:
+                    raise
+                self.t.pause(attempt, None)
+        raise AssertionError("unreachable")
+
+    def _upload_once(
+        self, digest: str, size: int, source: Path | bytes, label: str, progress: Progress | None
+    ) -> str:
+        uploads = self.t.url(self.repo, "blobs/uploads/")
+        other = self.locations.other_repo(digest, self.repo)
+        if other:
+            mount = f"{uploads}?mount={digest}&from={other}"
+            resp = self.t.request("POST", mount, repo=self.repo, body=b"", ok=(201, 202))
+            if resp.status_code == 201:
+                return "mounted"
+        else:
+            resp = self.t.request("POST", uploads, repo=self.repo, body=b"", ok=(202,))
+        location = self.t.location(resp)
+        if progress is None:
+            self._put(location, digest, FileSlice(source, 0, size, None))
+            return "uploaded"
+        with progress.task(f"uploading {label}", size) as task:
+            if size <= MONOLITHIC_MAX:
+                self._put(location, digest, FileSlice(source, 0, size, task))
+            else:
+                self._chunked(location, digest, size, source, task)
+        return "uploaded"
+
+    def _put(self, location: str, digest: str, body: FileSlice | bytes) -> None:
+        sep = "&" if "?" in location else "?"
+        self.t.request(
+            "PUT",
+            f"{location}{sep}digest={digest}",
+            repo=self.repo,
+            headers=OCTETS,
+            body=body,
+            ok=(201,),
+            attempts=1,  # a failed body may have been half written: start a new upload
+        )
+
+    def _chunked(
+        self, location: str, digest: str, size: int, source: Path | bytes, task: Task
+    ) -> None:
+        offset = 0
+        failures = 0
+        while offset < size:
+            end = min(offset + CHUNK_SIZE, size) - 1
+            body = FileSlice(source, offset, end - offset + 1, task)
+            headers = {**OCTETS, "Content-Range": f"{offset}-{end}"}
+            try:
+                resp = self.t.request(
+                    "PATCH", location, repo=self.repo, headers=headers, body=body,
+                    ok=(202,), allow=(416,), attempts=1,
+                )  # fmt: skip
+                if resp.status_code == 202:
+                    location = self.t.location(resp)
+                    offset = end + 1
+                    continue
+            except TransientError:
+                pass
+            failures += 1
+            if failures >= self.t.attempts:
+                raise TransientError(f"the chunked upload of {digest} kept failing")
+            self.t.pause(failures, None)
+            location, offset = self._status(location)
+        self._put(location, digest, b"")
+
+    def _status(self, location: str) -> tuple[str, int]:
+        """Where an interrupted chunked upload stands (GET on its Location)."""
+        resp = self.t.request("GET", location, repo=self.repo, ok=(204,), allow=(404,))
+        if resp.status_code == 404:
+            raise TransientError("the registry forgot the interrupted upload; starting over")
+        end = resp.headers.get("Range", "0-0").partition("-")[2]
+        received = int(end) + 1 if int(end or 0) > 0 else 0
+        return self.t.location(resp), received
+
+    def fetch_blob(self, desc: Descriptor, out: Path, label: str, progress: Progress) -> None:
+        url = self.t.url(self.repo, f"blobs/{desc.digest}")
+        for attempt in range(1, self.t.attempts + 1):
+            resp = self.t.request("GET", url, repo=self.repo, stream=True)
+            try:
+                with out.open("wb") as fh, progress.task(f"downloading {label}", desc.size) as task:
+                    chunks = resp.raw.stream(CHUNK, decode_content=False)
+                    copy_verified(chunks, fh, Verifier(desc.digest, desc.size, label), task)
+                self.locations.add(desc.digest, self.repo)
+                return
+            except (*TRANSIENT, HTTPError, OSError) as exc:
+                if isinstance(exc, FileNotFoundError) or attempt == self.t.attempts:
+                    raise RegistryError(f"downloading {label} failed: {exc}") from exc
+                self.t.pause(attempt, None)
+            finally:
+                resp.close()
+        raise AssertionError("unreachable")
