@@ -1,0 +1,99 @@
+"""The data resolver interface: what a remote input is, and how its bytes are read.
+
+One resolver per URI scheme, registered in the ``preserve.resolvers`` entry-point
+group (``file``, ``http``, ``https``, ``dav``, ``davs`` ship built in). A resolver
+describes an input without transferring it (:meth:`DataResolver.stat`) and
+streams its bytes into a sink (:meth:`DataResolver.fetch`). Verification and
+caching are not the resolver's business: see :mod:`preserve.data.stage`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from preserve import plugins
+from preserve.errors import DataError, PluginNotFound
+from preserve.progress import Progress
+from preserve.settings import Settings
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    """What a server (or file system) says about an input, without its bytes."""
+
+    uri: str
+    size: int | None
+    encoding_format: str | None  # media type, e.g. "application/x-hdf5"
+    last_modified: str | None  # ISO 8601 UTC
+    etag: str | None
+    # algorithm (lower-case: adler32, md5, sha1, sha256, sha512) -> lower-case hex digest
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+class Sink(Protocol):
+    """Where fetched bytes go: any binary file object (``BinaryIO``) fits."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+class DataResolver(Protocol):
+    schemes: ClassVar[frozenset[str]]
+
+    def stat(self, uri: str) -> RemoteInfo:
+        """Describe ``uri`` without transferring its content."""
+
+    def fetch(self, uri: str, sink: Sink, *, progress: Progress) -> RemoteInfo:
+        """Stream the content of ``uri`` into ``sink``; describe what was sent."""
+
+
+def scheme_of(uri: str) -> str:
+    scheme = urlsplit(uri).scheme.lower()
+    if not scheme:
+        raise DataError(
+            f"{uri!r} is not a URI",
+            hint="name inputs by URI, e.g. https://host/path/file.h5 or file:///abs/path",
+        )
+    return scheme
+
+
+def resolver_for(uri: str, settings: Settings | None = None) -> DataResolver:
+    """The resolver registered for the scheme of ``uri``, configured from ``settings``."""
+    scheme = scheme_of(uri)
+    try:
+        factory = plugins.load(plugins.RESOLVERS, scheme)
+    except PluginNotFound as exc:
+        names = ", ".join(plugins.available(plugins.RESOLVERS)) or "none"
+        raise PluginNotFound(
+            f"no data resolver handles {scheme}: URIs such as {redact(uri)} "
+            f"(available schemes: {names})",
+            hint="use one of those schemes, or install a plug-in for this one",
+        ) from exc
+    from_settings = getattr(factory, "from_settings", None)
+    resolver: DataResolver = (
+        from_settings(settings) if settings is not None and from_settings else factory()
+    )
+    return resolver
+
+
+# Query parameters that carry credentials (dCache macaroons in ``authz``,
+# OAuth tokens, pre-signed S3 URLs): never shown in a message.
+_SECRET_PARAMS = re.compile(r"^(authz|access_token|token|macaroon|x-amz-signature|sig)$", re.I)
+
+
+def redact(uri: str) -> str:
+    """``uri`` with user info and credential-bearing query values replaced by ``***``."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*/:"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -1,0 +1,299 @@
+"""``http://`` and ``https://`` inputs: HEAD to describe, streamed GET to fetch.
+
+Built for dCache-style servers: doors answer HEAD themselves and redirect GETs
+to pools with 307 (followed; ``requests`` drops the ``Authorization`` header
+when the redirect leaves the host, and dCache authorises the pool URL itself).
+Every request asks for checksums (RFC 3230 ``Want-Digest`` and RFC 9530
+``Want-Repr-Digest``) so the stager can verify what arrives. Transient failures
+(connection errors, 429, 5xx) are retried with back-off, and a download that
+breaks off is resumed with a ``Range`` request guarded by ``If-Range``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from preserve.data.base import RemoteInfo, Sink, redact
+from preserve.data.digests import WANT_DIGEST, WANT_REPR_DIGEST, checksums_from_headers
+from preserve.errors import DataError
+from preserve.progress import Progress, Task
+from preserve.settings import Settings
+
+CHUNK = 1 << 20
+TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+_TOKEN_HELP = (
+    "set PRESERVE_DATA_TOKEN to a bearer token or macaroon that may read it, "
+    "and list the host in PRESERVE_DATA_TOKEN_HOSTS"
+)
+
+
+class _Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+class HttpResolver:
+    """Plain HTTP(S) downloads with digests, redirects, retries and resume."""
+
+    schemes: ClassVar[frozenset[str]] = frozenset({"http", "https"})
+    # Defaults: 5 tries over ~7 s (urllib3 waits 0, 1, 2, 4 s), unless Retry-After says more.
+    RETRIES: ClassVar[int] = 4
+    BACKOFF: ClassVar[float] = 0.5
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        token_hosts: Iterable[str] = (),
+        retries: int | None = None,
+        backoff: float | None = None,
+        timeout: float = 300.0,
+    ) -> None:
+        # The token goes only to hosts the user named: a crate from someone
+        # else's DOI must not be able to collect it with a URI of its choosing.
+        self._token = token
+        self._token_hosts = {h.strip().lower() for h in token_hosts if h.strip()}
+        self.retries = retries = self.RETRIES if retries is None else retries
+        self.backoff = backoff = self.BACKOFF if backoff is None else backoff
+        # Connect quickly; a dCache door may hold a GET while a pool stages from tape.
+        self.timeout = (10.0, timeout)
+        self.session = requests.Session()
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            backoff_factor=backoff,
+            status_forcelist=TRANSIENT,
+            allowed_methods=frozenset({"HEAD", "GET", "PROPFIND", "OPTIONS"}),
+            raise_on_status=False,
+            respect_retry_after_header=True,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpResolver:
+        token = settings.data_token.get_secret_value() if settings.data_token else None
+        return cls(token=token, token_hosts=settings.data_token_hosts)
+
+    # -- the resolver interface ------------------------------------------------
+
+    def stat(self, uri: str) -> RemoteInfo:
+        with self.request("HEAD", uri, headers=_WANT) as resp:
+            return self.describe(uri, resp)
+
+    def fetch(self, uri: str, sink: Sink, *, progress: Progress) -> RemoteInfo:
+        return self.download(uri, uri, sink, progress)
+
+    # -- shared with the WebDAV resolver --------------------------------------
+
+    def download(self, uri: str, url: str, sink: Sink, progress: Progress) -> RemoteInfo:
+        """Stream ``url`` into ``sink``; messages and the result name ``uri``."""
+        headers = {**_WANT, "Accept-Encoding": "identity"}  # bytes on the wire = the file
+        resp = self.request("GET", uri, url=url, headers=headers, stream=True)
+        info = self.describe(uri, resp)
+        name = urlsplit(uri).path.rsplit("/", 1)[-1] or uri
+        with progress.task(f"downloading {name}", info.size) as task:
+            written = self._download(uri, url, resp, info, headers, sink, task)
+        if info.size is not None and written != info.size:
+            raise DataError(
+                f"download of {redact(uri)} ended after {written} of {info.size} bytes",
+                hint="the server closed the transfer early; try again later",
+            )
+        return info
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        *,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        data: bytes | None = None,
+    ) -> requests.Response:
+        """Send ``method`` to ``url`` (default ``uri``); errors name ``uri``."""
+        target = url or uri
+        try:
+            resp = self.session.request(
+                method,
+                target,
+                headers=dict(headers or {}),
+                data=data,
+                stream=stream,
+                timeout=self.timeout,
+                allow_redirects=True,
+                auth=self._auth(target),
+            )
+        except requests.TooManyRedirects as exc:
+            raise DataError(
+                f"{method} {redact(uri)} was redirected too often",
+                hint="the server's redirects loop; report it to the data provider",
+            ) from exc
+        except requests.RequestException as exc:
+            raise DataError(
+                f"cannot reach {redact(uri)} ({type(exc).__name__}, tried "
+                f"{self.retries + 1} times)",
+                hint="check the host name, the network and any proxy settings",
+            ) from exc
+        if resp.status_code >= 400:
+            resp.close()
+            raise self.status_error(method, uri, resp)
+        return resp
+
+    def status_error(self, method: str, uri: str, resp: requests.Response) -> DataError:
+        status = resp.status_code
+        message = f"{method} {redact(uri)} failed: HTTP {status} {resp.reason or ''}".rstrip()
+        host = urlsplit(resp.url or uri).hostname or ""
+        if status in (404, 410):
+            hint = "the data moved or was deleted; check the URI or ask its provider where it went"
+        elif status == 401:
+            sent = self._auth(uri) is not None
+            hint = ("the token was not accepted; it may have expired. " if sent else "") + (
+                f"the server wants credentials: {_TOKEN_HELP}"
+            )
+        elif status == 403:
+            hint = f"access to {host} was refused: {_TOKEN_HELP}, or ask for read access"
+        elif status in (405, 501) and method == "PROPFIND":
+            hint = "the server does not speak WebDAV; use an http(s):// URI instead"
+        elif status in TRANSIENT:
+            tries = self.retries + 1
+            hint = f"the server is unavailable or overloaded (tried {tries} times); try again later"
+        else:
+            hint = "check the URI; the server refused the request"
+        return DataError(message, hint=hint)
+
+    def describe(self, uri: str, resp: requests.Response) -> RemoteInfo:
+        """A :class:`RemoteInfo` from response headers; refuses directory listings."""
+        h = resp.headers
+        link = h.get("Link", "")
+        if "describedby" in link and "metalink" in link:  # dCache marks directories so
+            resp.close()
+            raise folder_error(uri)
+        return RemoteInfo(
+            uri=uri,
+            size=_size(h),
+            encoding_format=(h.get("Content-Type") or "").split(";")[0].strip() or None,
+            last_modified=http_date_to_iso(h.get("Last-Modified")),
+            etag=h.get("ETag"),
+            checksums=checksums_from_headers(h),
+        )
+
+    # -- internals -------------------------------------------------------------
+
+    def _auth(self, url: str) -> _Bearer | None:
+        if not self._token:
+            return None
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host in self._token_hosts or parts.netloc.lower() in self._token_hosts:
+            return _Bearer(self._token)
+        return None
+
+    def _download(
+        self,
+        uri: str,
+        url: str,
+        resp: requests.Response,
+        info: RemoteInfo,
+        headers: Mapping[str, str],
+        sink: Sink,
+        task: Task,
+    ) -> int:
+        """Copy the body into ``sink``, resuming with Range after a broken transfer."""
+        resumable = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
+        validator = _validator(resp.headers)
+        written, failures = 0, 0
+        while True:
+            try:
+                with resp:
+                    for chunk in resp.iter_content(CHUNK):
+                        sink.write(chunk)
+                        written += len(chunk)
+                        task.advance(len(chunk))
+                return written
+            except requests.RequestException as exc:  # not OSError: a full disk is no network fault
+                if written == info.size:
+                    return written
+                failures += 1
+                if not resumable or failures > self.retries:
+                    raise DataError(
+                        f"download of {redact(uri)} broke off after {written} bytes "
+                        f"({type(exc).__name__})",
+                        hint="the connection failed repeatedly; try again later",
+                    ) from exc
+            time.sleep(self.backoff * 2 ** (failures - 1))
+            resp = self._resume(uri, url, headers, written, validator)
+
+    def _resume(
+        self, uri: str, url: str, headers: Mapping[str, str], offset: int, validator: str | None
+    ) -> requests.Response:
+        ranged = {**headers, "Range": f"bytes={offset}-"}
+        if validator:
+            ranged["If-Range"] = validator  # a changed file is sent whole (200), not mixed
+        resp = self.request("GET", uri, url=url, headers=ranged, stream=True)
+        if resp.status_code != 206 or not resp.headers.get("Content-Range", "").startswith(
+            f"bytes {offset}-"
+        ):
+            resp.close()
+            raise DataError(
+                f"download of {redact(uri)} broke off and could not be resumed: "
+                "the file changed on the server, or it does not support ranges",
+                hint="try again; nothing of the partial download is kept",
+            )
+        return resp
+
+
+_WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}
+
+
+def folder_error(uri: str) -> DataError:
+    return DataError(
+        f"{redact(uri)} is a folder; only single files can be inputs for now",
+        hint="list each file of the folder as an input of its own",
+    )
+
+
+def _size(headers: Mapping[str, str]) -> int | None:
+    content_range = headers.get("Content-Range", "")
+    if "/" in content_range and not content_range.endswith("/*"):
+        return int(content_range.rsplit("/", 1)[1])
+    length = headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
+def _validator(headers: Mapping[str, str]) -> str | None:
+    """A strong validator for If-Range: a strong ETag, else Last-Modified."""
+    etag = headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("Last-Modified")
+
+
+def http_date_to_iso(value: str | None) -> str | None:
+    """RFC 1123 (``Mon, 23 Sep 2019 04:05:24 GMT``) to ISO 8601 UTC, None if unparsable."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
