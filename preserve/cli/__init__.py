@@ -21,6 +21,7 @@ from preserve.errors import EXIT_ERROR, EXIT_USAGE, PreserveError
 
 COMMANDS = {
     "doctor": "preserve.cli.doctor_cmd:doctor",
+    "capture": "preserve.cli.capture_cmd:capture",
 }
 
 

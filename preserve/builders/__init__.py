@@ -1,0 +1,1 @@
+"""Environment builders: turn an analysis directory into a container image."""

@@ -1,0 +1,501 @@
+"""A :class:`CrateRecord` as an RO-Crate 1.1 JSON-LD graph (Process Run Crate 0.5).
+
+The graph is written by hand rather than through ro-crate-py: it must be
+deterministic (a crate's bytes feed its OCI digest), stream-friendly for
+folders of 100,000 detector frames, and exactly shaped for the profile
+(ContainerImage with an IRI ``additionalType``, ISO 8601 times with offsets).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from datetime import UTC, datetime
+from typing import Any
+
+from preserve.crate.model import (
+    ANALYSIS_DIR,
+    CRATE_METADATA,
+    OUTPUTS_DIR,
+    CrateRecord,
+    FileRecord,
+    InputRecord,
+)
+from preserve.manifest import Author
+from preserve.source import commit_url
+
+RO_CRATE = "https://w3id.org/ro/crate/1.1"
+PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
+WFRUN = "https://w3id.org/ro/terms/workflow-run#"
+DOCKER_IMAGE = f"{WFRUN}DockerImage"
+IMAGE_ID = "#container-image"
+# The workflow-run terms are spelled out inline with their published IRIs rather
+# than by referencing https://w3id.org/ro/terms/workflow-run/context: that context
+# itself includes the RO-Crate 1.1 context, which JSON-LD processors such as pyld
+# (used by the community validator) reject as a recursive inclusion, and older
+# copies of it lack ContainerImage & co.
+CONTEXT: list[Any] = [
+    f"{RO_CRATE}/context",
+    {
+        term: f"{WFRUN}{term}"
+        for term in (
+            "ContainerImage",
+            "DockerImage",
+            "containerImage",
+            "registry",
+            "tag",
+            "environment",
+            "resourceUsage",
+            "sha256",
+            "md5",
+            "sha1",
+            "sha512",
+        )
+    },
+]
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 with milliseconds and a numeric offset, the form the profile checks for."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _ref(entity_id: str) -> dict[str, str]:
+    return {"@id": entity_id}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def _person_id(author: Author) -> str:
+    return f"https://orcid.org/{author.orcid}" if author.orcid else f"#person-{_slug(author.name)}"
+
+
+def _people(record: CrateRecord) -> list[dict[str, Any]]:
+    entities: dict[str, dict[str, Any]] = {}
+    for author in record.manifest.authors:
+        person: dict[str, Any] = {"@id": _person_id(author), "@type": "Person", "name": author.name}
+        if author.given_name:
+            person["givenName"] = author.given_name
+        if author.family_name:
+            person["familyName"] = author.family_name
+        if author.affiliation:
+            aff = author.affiliation
+            org_id = aff.ror or f"#org-{_slug(aff.name)}"
+            person["affiliation"] = _ref(org_id)
+            org: dict[str, Any] = {"@id": org_id, "@type": "Organization", "name": aff.name}
+            if aff.ror:
+                org["url"] = aff.ror
+            entities.setdefault(org_id, org)
+        entities[person["@id"]] = person
+    return list(entities.values())
+
+
+def _file(f: FileRecord, **extra: Any) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "@id": f.id,
+        "@type": "File",
+        "name": f.name or f.id.rsplit("/", 1)[-1],
+        "contentSize": str(f.size),
+        "encodingFormat": f.encoding_format,
+        "sha256": f.sha256,
+    }
+    if f.description:
+        entity["description"] = f.description
+    entity.update(extra)
+    return entity
+
+
+def _input(inp: InputRecord, extra: list[dict[str, Any]]) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "@id": inp.id,
+        "@type": "Dataset" if inp.is_dir else "File",
+        "name": inp.name,
+        "contentSize": str(inp.size),
+        "description": inp.description
+        or f"Input '{inp.name}', mounted read-only at {inp.mount} during the run.",
+    }
+    if inp.encoding_format:
+        entity["encodingFormat"] = inp.encoding_format
+    if inp.sha256:
+        entity["sha256"] = inp.sha256
+    if inp.sd_date_published:
+        entity["sdDatePublished"] = inp.sd_date_published
+    if inp.doi:
+        entity["identifier"] = f"https://doi.org/{inp.doi}"
+    props = []
+    for algo, value in sorted(inp.checksums.items()):
+        if algo in ("md5", "sha1", "sha512"):
+            entity[algo] = value
+        elif algo != "sha256":
+            pv_id = f"#{_slug(inp.name)}-{algo}"
+            props.append(_ref(pv_id))
+            extra.append(
+                {
+                    "@id": pv_id,
+                    "@type": "PropertyValue",
+                    "name": f"{algo} checksum reported by the storage",
+                    "propertyID": algo,
+                    "value": value,
+                }
+            )
+    if props:
+        entity["additionalProperty"] = props
+    if inp.checksum_manifest:
+        entity["subjectOf"] = _ref(inp.checksum_manifest)
+    return entity
+
+
+def one_or_many(refs: list[Any]) -> Any:
+    """RO-Crate 1.1 prefers a single value over a one-element list."""
+    return refs[0] if len(refs) == 1 else refs
+
+
+def instrument_id(record: CrateRecord) -> str:
+    """An absolute URI for the analysis code when one is known, else its folder."""
+    url = commit_url(record.source.remote, record.source.commit) or record.manifest.url
+    return url or f"{ANALYSIS_DIR}/"
+
+
+def _code_entities(record: CrateRecord, local_inputs: set[str]) -> list[dict[str, Any]]:
+    """The analysis folder (a data entity) and the software it realises (the instrument)."""
+    m = record.manifest
+    parts = [_ref(f.id) for f in record.analysis_files]
+    if record.config:
+        parts.append(_ref(record.config.file.id))
+    parts += [_ref(i) for i in sorted(local_inputs)]
+    folder: dict[str, Any] = {
+        "@id": f"{ANALYSIS_DIR}/",
+        "@type": "Dataset",
+        "name": f"{m.name} (analysis directory)",
+        "description": f"The analysis code, environment files and local inputs of '{m.title}'.",
+        "hasPart": one_or_many(parts),
+    }
+    software: dict[str, Any] = {
+        "@id": instrument_id(record),
+        "@type": "SoftwareSourceCode",
+        "name": m.name,
+        "description": m.description or m.title,
+        "version": m.version or (record.source.commit or "unversioned")[:12],
+    }
+    url = commit_url(record.source.remote, record.source.commit) or m.url
+    if url:
+        software["url"] = url
+    if record.source.remote:
+        software["codeRepository"] = record.source.remote
+    elif m.url:
+        software["codeRepository"] = m.url
+    if m.license:
+        software["license"] = _ref(_license_id(m.license))
+    extra: list[dict[str, Any]] = []
+    if record.source.commit:
+        extra = [
+            {
+                "@id": "#git-commit",
+                "@type": "PropertyValue",
+                "name": "git commit",
+                "propertyID": "git-commit",
+                "value": record.source.commit,
+            },
+            {
+                "@id": "#git-dirty",
+                "@type": "PropertyValue",
+                "name": "uncommitted changes",
+                "propertyID": "git-dirty",
+                "value": str(record.source.dirty).lower(),
+            },
+        ]
+        software["additionalProperty"] = [_ref(e["@id"]) for e in extra]
+    if software["@id"] == folder["@id"]:  # no URI known: the folder is the software
+        folder.update({k: v for k, v in software.items() if k not in ("@id", "name")})
+        folder["@type"] = ["Dataset", "SoftwareSourceCode"]
+        return [folder, *extra]
+    software["workExample"] = _ref(folder["@id"])
+    folder["exampleOfWork"] = _ref(software["@id"])
+    return [folder, software, *extra]
+
+
+def _publisher(record: CrateRecord) -> list[dict[str, Any]]:
+    pub = record.publisher
+    if pub is None:
+        return []
+    entity: dict[str, Any] = {
+        "@id": pub.ror or f"#org-{_slug(pub.name)}",
+        "@type": "Organization",
+        "name": pub.name,
+    }
+    if pub.ror:
+        entity["url"] = pub.ror
+    return [entity]
+
+
+def _container(record: CrateRecord) -> dict[str, Any]:
+    image = record.image
+    container: dict[str, Any] = {
+        "@id": IMAGE_ID,
+        "@type": "ContainerImage",
+        "additionalType": _ref(DOCKER_IMAGE),
+        "name": image.name,
+        "registry": image.registry,
+        "identifier": image.image_id,
+        "description": _image_description(record),
+    }
+    if image.tag:
+        container["tag"] = image.tag
+    if image.digest:
+        container["sha256"] = image.digest.removeprefix("sha256:")
+    return container
+
+
+def _environment(record: CrateRecord) -> list[dict[str, Any]]:
+    out = []
+    for e in record.env:
+        entity: dict[str, Any] = {
+            "@id": f"#env-{e.name}",
+            "@type": "PropertyValue",
+            "name": e.name,
+            "value": e.value or "",
+        }
+        if e.withheld:
+            entity["value"] = "<withheld by preserve>"
+            entity["description"] = "Value withheld: it looks like a credential."
+        elif e.value is None:
+            entity["description"] = "Not set when the analysis ran."
+        out.append(entity)
+    return out
+
+
+def _action(
+    record: CrateRecord,
+    inputs: list[dict[str, Any]],
+    env: list[dict[str, Any]],
+    usage: list[dict[str, Any]],
+) -> dict[str, Any]:
+    m, run = record.manifest, record.run
+    objects = [_ref(i["@id"]) for i in inputs]
+    if record.config:
+        objects.append(_ref(record.config.file.id))
+    action: dict[str, Any] = {
+        "@id": run.id,
+        "@type": "CreateAction",
+        "name": f"Run of {m.name}" + (f" {m.version}" if m.version else ""),
+        "description": f"Command: {shlex.join(run.command)}",
+        "instrument": _ref(instrument_id(record)),
+        "startTime": iso(run.start),
+        "endTime": iso(run.end),
+        # The profile's validator expects the status IRI as a plain string.
+        "actionStatus": run.status,
+        "containerImage": _ref(IMAGE_ID),
+    }
+    if objects:
+        action["object"] = one_or_many(objects)
+    if record.outputs:
+        action["result"] = one_or_many([_ref(o.id) for o in record.outputs])
+    if record.manifest.authors:
+        action["agent"] = _ref(_person_id(record.manifest.authors[0]))
+    if env:
+        action["environment"] = one_or_many([_ref(e["@id"]) for e in env])
+    if usage:
+        action["resourceUsage"] = one_or_many([_ref(u["@id"]) for u in usage])
+    if run.error:
+        action["error"] = run.error
+    return action
+
+
+def _verdicts(record: CrateRecord, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entities = []
+    by_id = {o["@id"]: o for o in outputs}
+    for v in record.verdicts:
+        vid = f"#verdict-{_slug(v.path)}"
+        entities.append(
+            {
+                "@id": vid,
+                "@type": "PropertyValue",
+                "name": f"reproduction verdict for {v.path}",
+                "propertyID": "reproduction-verdict",
+                "value": v.verdict,
+                "description": v.summary,
+            }
+        )
+        output = by_id.get(f"{OUTPUTS_DIR}/{v.path}")
+        if output is not None:
+            output["additionalProperty"] = _ref(vid)
+    return entities
+
+
+def _root(record: CrateRecord, parts: list[str]) -> dict[str, Any]:
+    m = record.manifest
+    root: dict[str, Any] = {
+        "@id": "./",
+        "@type": "Dataset",
+        "name": m.title,
+        "description": m.description or m.title,
+        "datePublished": record.date_published,
+        "conformsTo": _ref(PROCESS_PROFILE),
+        "hasPart": [_ref(p) for p in parts],
+        "mentions": _ref(record.run.id),
+    }
+    if m.license:
+        root["license"] = _ref(_license_id(m.license))
+    if m.authors:
+        root["author"] = one_or_many([_ref(_person_id(a)) for a in m.authors])
+    if record.publisher:
+        root["publisher"] = _ref(record.publisher.ror or f"#org-{_slug(record.publisher.name)}")
+    if m.keywords:
+        root["keywords"] = ", ".join(m.keywords)
+    if m.version:
+        root["version"] = m.version
+    if record.doi:
+        root["identifier"] = f"https://doi.org/{record.doi}"
+        root["cite-as"] = f"https://doi.org/{record.doi}"
+    if record.based_on:
+        root["isBasedOn"] = _ref(record.based_on)
+    return root
+
+
+def build_graph(record: CrateRecord) -> dict[str, Any]:
+    """The complete ``ro-crate-metadata.json`` document."""
+    m = record.manifest
+    extra: list[dict[str, Any]] = []
+    inputs = [_input(i, extra) for i in record.inputs]
+    local_inputs = {i.id for i in record.inputs if not i.remote}
+    env = _environment(record)
+    usage = _resource_usage(record)
+    outputs = [_file(o) for o in record.outputs]
+    verdicts = _verdicts(record, outputs)
+    extras = [_file(f, about=_ref(_about(f, record.run.id))) for f in record.extra_files]
+    files = [_file(f) for f in record.analysis_files]
+    if record.config:
+        files.append(_file(record.config.file))
+    root = _root(
+        record,
+        [f"{ANALYSIS_DIR}/"]
+        + [i["@id"] for i in inputs if i["@id"] not in local_inputs]
+        + [o["@id"] for o in outputs]
+        + [e["@id"] for e in extras],
+    )
+    graph: list[dict[str, Any]] = [
+        {
+            "@id": CRATE_METADATA,
+            "@type": "CreativeWork",
+            "conformsTo": _ref(RO_CRATE),
+            "about": _ref("./"),
+        },
+        root,
+        {
+            "@id": PROCESS_PROFILE,
+            "@type": "CreativeWork",
+            "name": "Process Run Crate",
+            "version": "0.5",
+        },
+        *_code_entities(record, local_inputs),
+        *files,
+        *inputs,
+        *outputs,
+        *extras,
+        _action(record, inputs, env, usage),
+        _container(record),
+        *env,
+        *usage,
+        *verdicts,
+        *_people(record),
+        *_publisher(record),
+        *extra,
+    ]
+    if record.based_on:
+        graph.append(
+            {
+                "@id": record.based_on,
+                "@type": "CreativeWork",
+                "name": "The preserved run this run reproduces",
+            }
+        )
+    if m.license:
+        graph.append(
+            {
+                "@id": _license_id(m.license),
+                "@type": "CreativeWork",
+                "name": m.license,
+                "identifier": m.license,
+            }
+        )
+    return {"@context": CONTEXT, "@graph": _dedupe(graph)}
+
+
+def _dedupe(graph: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entity per @id (an author's organisation may also be the publisher)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entity in graph:
+        seen.setdefault(entity["@id"], entity)
+    return list(seen.values())
+
+
+def _license_id(spdx: str) -> str:
+    return f"https://spdx.org/licenses/{spdx}"
+
+
+def _about(f: FileRecord, run_id: str) -> str:
+    if f.id.startswith("environment/"):
+        return IMAGE_ID
+    if f.id.startswith("checksums/"):
+        return "./"
+    return run_id
+
+
+def _image_description(record: CrateRecord) -> str:
+    image = record.image
+    how = (
+        f"Built by repo2docker {image.builder_version}"
+        + (f" ({image.buildpack})" if image.buildpack else "")
+        + " from analysis/"
+        if image.builder == "repo2docker"
+        else "Prebuilt image named in preserve.yaml"
+    )
+    pin = (
+        f"; sha256 is the image manifest digest in {image.registry}"
+        if image.digest
+        else "; not pushed yet: identifier is the local image ID (config digest)"
+    )
+    return how + pin + "."
+
+
+def _resource_usage(record: CrateRecord) -> list[dict[str, Any]]:
+    run = record.run
+    out = []
+    if run.peak_memory is not None:
+        out.append(
+            {
+                "@id": "#usage-peak-memory",
+                "@type": "PropertyValue",
+                "name": "peak memory",
+                "propertyID": "peak-memory",
+                "value": str(run.peak_memory),
+                "unitCode": "http://qudt.org/vocab/unit/BYTE",
+                "description": "High-water mark of the container's memory cgroup.",
+            }
+        )
+    if run.cpu_seconds is not None:
+        out.append(
+            {
+                "@id": "#usage-cpu-time",
+                "@type": "PropertyValue",
+                "name": "CPU time",
+                "propertyID": "cpu-time",
+                "value": f"{run.cpu_seconds:.3f}",
+                "unitCode": "http://qudt.org/vocab/unit/SEC",
+                "description": "User and system CPU time of the container, sampled every 50 ms.",
+            }
+        )
+    wall = (run.end - run.start).total_seconds()
+    out.append(
+        {
+            "@id": "#usage-wall-time",
+            "@type": "PropertyValue",
+            "name": "wall-clock time",
+            "propertyID": "wall-time",
+            "value": f"{wall:.3f}",
+            "unitCode": "http://qudt.org/vocab/unit/SEC",
+        }
+    )
+    return out

@@ -1,0 +1,1 @@
+"""Container runners: run the analysis command in its image."""

@@ -1,0 +1,94 @@
+"""Run the analysis in the Docker Engine (Debian's docker.io, or any Engine API)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from preserve.engine import docker_client, engine_version
+from preserve.errors import RunError
+from preserve.progress import Progress
+from preserve.runners.base import RunResult, RunSpec
+from preserve.runners.cgroup import CgroupSampler
+
+
+class DockerRunner:
+    name = "docker"
+
+    def describe(self) -> str:
+        info = engine_version()
+        return f"Docker Engine {info.get('Version')}"
+
+    def run(self, spec: RunSpec, *, stdout: Path, stderr: Path, progress: Progress) -> RunResult:
+        import requests
+        from docker.errors import APIError, ImageNotFound
+        from docker.types import Mount
+
+        client = docker_client()
+        try:
+            container = client.containers.create(
+                spec.image,
+                command=list(spec.command),
+                mounts=[
+                    Mount(m.target, str(m.source), type="bind", read_only=m.read_only)
+                    for m in spec.mounts
+                ],
+                environment=dict(spec.env),
+                network_mode="bridge" if spec.network else "none",
+                working_dir=spec.workdir,
+                mem_limit=spec.memory,
+                memswap_limit=spec.memory,  # no swap: an OOM is an OOM
+                nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+                labels={"org.preserve.run": "true"},
+                detach=True,
+            )
+        except ImageNotFound as exc:
+            raise RunError(f"image {spec.image} is not in the Docker Engine") from exc
+        except APIError as exc:
+            raise RunError(f"the Docker Engine refused the run: {exc.explanation or exc}") from exc
+        try:
+            container.start()
+            container.reload()
+            sampler = CgroupSampler(int(container.attrs["State"]["Pid"])).start()
+            timed_out = False
+            try:
+                container.wait(timeout=spec.timeout)
+            except requests.exceptions.RequestException:
+                timed_out = True
+                container.kill()
+                container.wait(timeout=30)
+            finally:
+                sampler.stop()
+            _save_logs(container, stdout, stderr)
+            container.reload()
+            state: dict[str, Any] = container.attrs["State"]
+        except APIError as exc:
+            raise RunError(f"the Docker Engine failed the run: {exc.explanation or exc}") from exc
+        finally:
+            with contextlib.suppress(APIError):
+                container.remove(force=True)
+        return RunResult(
+            exit_code=int(state["ExitCode"]),
+            start=_parse_time(state["StartedAt"]),
+            end=_parse_time(state["FinishedAt"]),
+            peak_memory=sampler.peak_memory,
+            cpu_seconds=sampler.cpu_seconds,
+            oom_killed=bool(state.get("OOMKilled")),
+            timed_out=timed_out,
+        )
+
+
+def _save_logs(container: Any, stdout: Path, stderr: Path) -> None:
+    for path, out, err in ((stdout, True, False), (stderr, False, True)):
+        with path.open("wb") as fh:
+            for chunk in container.logs(stdout=out, stderr=err, stream=True, follow=False):
+                fh.write(chunk)
+
+
+def _parse_time(text: str) -> datetime:
+    """Docker's RFC 3339 timestamps carry nanoseconds; Python takes microseconds."""
+    main, _, frac = text.rstrip("Z").partition(".")
+    micro = (frac + "000000")[:6] if frac else "000000"
+    return datetime.fromisoformat(f"{main}.{micro}").replace(tzinfo=UTC)
