@@ -25,6 +25,8 @@ from preserve.crate.io import dumps, write_metadata
 from preserve.crate.jsonld import iso
 from preserve.crate.model import (
     ANALYSIS_DIR,
+    COMPLETED,
+    FAILED,
     LOGS_DIR,
     MOUNT_ROOT,
     OUTDIR_MOUNT,
@@ -64,7 +66,7 @@ class CaptureResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "crate": str(self.crate_dir),
-            "status": "completed" if self.record.run.status.endswith("Completed") else "failed",
+            "status": "completed" if self.record.run.status == COMPLETED else "failed",
             "image": {
                 "id": self.image.image_id,
                 "digest": self.record.image.digest,
@@ -126,7 +128,7 @@ def capture(
         raise
     result = CaptureResult(crate_dir, result.image, result.record, result.warnings)
     run = result.record.run
-    if run.status.endswith("Failed"):
+    if run.status == FAILED:
         raise RunError(
             f"the analysis failed: {run.error}",
             hint=f"the crate {crate_dir} records the failed run (FailedActionStatus) "
@@ -615,7 +617,7 @@ def _collect_outputs(
     outdir = staging / OUTPUTS_DIR
     present = [o for o in manifest.outputs if (outdir / o).is_file()]
     missing = [o for o in manifest.outputs if o not in present]
-    if missing and run.status.endswith("Completed"):
+    if missing and run.status == COMPLETED:
         run = _with_error(run, "declared outputs missing after the run: " + ", ".join(missing))
     if secrets.values:
         for rel in present:

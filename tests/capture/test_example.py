@@ -39,7 +39,7 @@ def example_crate(
 
 def test_example_crate_validates(example_crate, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     crate, _, _ = example_crate
-    code, issues = validate_crate(crate, tmp_path)
+    _, issues = validate_crate(crate, tmp_path)
     required = [i for i in issues if i.get("severity") == "REQUIRED"]
     assert required == []
     # Every RECOMMENDED issue left is the availability of the http input, which the
