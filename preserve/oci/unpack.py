@@ -21,8 +21,7 @@ def safe_title(title: str, where: str) -> PurePosixPath:
         or title.startswith("\\")
         or "\\" in title
         or "\x00" in title
-        or any(part in ("..", "") for part in title.split("/"))
-        or path.parts[0] == "."
+        or any(part in ("..", ".", "") for part in title.split("/"))
     )
     if bad:
         raise CrateError(

@@ -6,7 +6,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,11 +79,8 @@ def tiny_image(base_image: str, tmp_path: Path) -> Iterator[TinyImage]:
     client = docker_client()
     image, _ = client.images.build(path=str(ctx), tag=tag, rm=True, network_mode="none")
     yield TinyImage(image.id, tag, f"HELLO FROM {token.upper()}\n\n".encode())
-    for name in (image.id,):
-        try:
-            client.images.remove(name, force=True)
-        except Exception:
-            pass
+    with suppress(Exception):  # the test may have removed it already
+        client.images.remove(image.id, force=True)
 
 
 def make_crate(root: Path, big_folder_files: int = 1001, big_file: int = 0) -> Path:
