@@ -22,6 +22,8 @@ from preserve.errors import EXIT_ERROR, EXIT_USAGE, PreserveError
 COMMANDS = {
     "doctor": "preserve.cli.doctor_cmd:doctor",
     "capture": "preserve.cli.capture_cmd:capture",
+    "push": "preserve.cli.oci_cmd:push",
+    "pull": "preserve.cli.oci_cmd:pull",
 }
 
 
