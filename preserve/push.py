@@ -37,7 +37,7 @@ class PushResult:
         }
 
 
-def annotations(document: dict[str, Any]) -> dict[str, str]:
+def crate_annotations(document: dict[str, Any]) -> dict[str, str]:
     """Manifest annotations from the crate; deterministic (``created`` is the capture time)."""
     g = Graph(document)
     root = g.root()
@@ -61,7 +61,7 @@ def annotations(document: dict[str, Any]) -> dict[str, str]:
 
 
 def target_for(crate_dir: Path, settings: Settings, to: str | None) -> OciRef:
-    """``--to`` if given, else the configured registry or the local store, named for the analysis."""
+    """``--to``, else the configured registry or the local store; named for the analysis."""
     document = read_document(crate_dir)
     g = Graph(document)
     image = container_image(g)
@@ -98,7 +98,7 @@ def push(
         crate_dir,
         crate_target,
         subject=image_ref,
-        annotations=annotations(document),
+        annotations=crate_annotations(document),
         progress=progress,
     )
     return PushResult(crate_ref=crate_ref.pinned(), image_ref=image_ref.pinned())
