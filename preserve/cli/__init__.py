@@ -24,6 +24,8 @@ COMMANDS = {
     "capture": "preserve.cli.capture_cmd:capture",
     "push": "preserve.cli.oci_cmd:push",
     "pull": "preserve.cli.oci_cmd:pull",
+    "publish": "preserve.cli.doi_cmd:publish",
+    "resolve": "preserve.cli.doi_cmd:resolve",
 }
 
 
