@@ -118,7 +118,7 @@ def resolve(app: AppContext, doi: str, as_json: bool) -> None:
         "image_ref",
         "source",
     ):
-        value = ", ".join(data[key]) if key == "creators" else data[key]
+        value = ", ".join(creators) if key == "creators" else data[key]
         console.print(f"{key.replace('_', ' '):<17} {value}", highlight=False)
     if not r.resolvable:
         console.print("[yellow]this DOI is not globally resolvable (sandbox)[/]")
