@@ -79,6 +79,9 @@ class Settings(_Section):
     landing_url: str | None = Field(
         None, description="template of a DOI's landing page URL, with {doi}"
     )
+    doi_resolver: str = Field(
+        "https://doi.org", description="DOI resolver used for content negotiation"
+    )
     runner: str = "docker"
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP)))
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP)))
