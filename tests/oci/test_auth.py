@@ -1,0 +1,196 @@
+"""Authentication against real registries: htpasswd Basic, and Bearer via a token server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from preserve.errors import AuthError
+from preserve.oci.refs import OciRef
+from preserve.oci.stores import open_store
+from preserve.progress import QUIET
+from preserve.settings import Settings
+from tests.conftest import Registry, start_registry
+from tests.oci.conftest import TinyImage, make_crate, remove_image, run_image, tree
+from tests.oci.token_server import TokenServer
+
+pytestmark = pytest.mark.registry
+
+USER, PASSWORD = "ada", "s3cret-Pa55"
+
+
+def stop(reg: Registry) -> None:
+    reg.process.terminate()
+    reg.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The real registry with htpasswd (bcrypt) Basic auth."""
+    folder = tmp_path_factory.mktemp("basic-registry")
+    htpasswd = folder / "htpasswd"
+    htpasswd.write_text(
+        f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
+    )
+    (folder / "storage").mkdir()
+    reg = start_registry(
+        folder / "storage",
+        {
+            "REGISTRY_AUTH": "htpasswd",
+            "REGISTRY_AUTH_HTPASSWD_REALM": "preserve-test",
+            "REGISTRY_AUTH_HTPASSWD_PATH": str(htpasswd),
+        },
+    )
+    yield reg
+    stop(reg)
+
+
+@pytest.fixture(scope="module")
+def token_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Registry, TokenServer]]:
+    """The real registry with token auth, and our token server as its realm."""
+    folder = tmp_path_factory.mktemp("token-registry")
+    with TokenServer(folder, USER, PASSWORD) as tokens:
+        (folder / "storage").mkdir()
+        reg = start_registry(folder / "storage", tokens.registry_env())
+        yield reg, tokens
+        stop(reg)
+
+
+def with_config_credentials(host: str, password: str = PASSWORD) -> Settings:
+    return Settings.load(overrides={"registries": {host: {"username": USER, "password": password}}})
+
+
+def write_docker_config(
+    folder: Path, config: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+
+
+def crate_round_trip(settings: Settings, host: str, tmp_path: Path, repo: str) -> None:
+    crate = make_crate(tmp_path / f"{repo.replace('/', '-')}-crate", big_folder_files=0)
+    target = OciRef(host, repo, tag="v1")
+    store = open_store(settings, target)
+    ref = store.push_crate(crate, target, subject=None, annotations={}, progress=QUIET)
+    out = tmp_path / f"{repo.replace('/', '-')}-out"
+    store.pull_crate(ref, out, progress=QUIET)
+    assert tree(out) == tree(crate)
+
+
+def test_basic_with_config_credentials_image_and_crate(
+    basic_registry: Registry, tiny_image: TinyImage, tmp_path: Path
+) -> None:
+    settings = with_config_credentials(basic_registry.host)
+    target = OciRef(basic_registry.host, "lab/basic", tag="v1")
+    store = open_store(settings, target)
+    image_ref = store.push_image(tiny_image.tag, target, progress=QUIET)
+    crate = make_crate(tmp_path / "crate", big_folder_files=0)
+    crate_ref = store.push_crate(
+        crate, target.with_tag("crate"), subject=image_ref, annotations={}, progress=QUIET
+    )
+    assert [d.digest for d in store.referrers(image_ref)] == [crate_ref.digest]
+    store.pull_crate(crate_ref, tmp_path / "out", progress=QUIET)
+    assert tree(tmp_path / "out") == tree(crate)
+    remove_image(tiny_image.id)
+    assert store.pull_image(image_ref, progress=QUIET) == tiny_image.id
+    assert run_image(tiny_image.id) == tiny_image.output
+
+
+def test_basic_with_docker_config_auths(
+    basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    write_docker_config(
+        tmp_path / "docker",
+        {"auths": {f"http://{basic_registry.host}": {"auth": auth}}},
+        monkeypatch,
+    )
+    crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "lab/docker-config")
+
+
+def test_basic_with_a_credential_helper(
+    basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-preservetest"
+    answer = json.dumps({"ServerURL": basic_registry.host, "Username": USER, "Secret": PASSWORD})
+    helper.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = get ] || exit 1\n'
+        "read host\n"
+        f'[ "$host" = "{basic_registry.host}" ] || {{ echo "credentials not found"; exit 1; }}\n'
+        f"echo '{answer}'\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    write_docker_config(
+        tmp_path / "docker", {"credHelpers": {basic_registry.host: "preservetest"}}, monkeypatch
+    )
+    crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "lab/helper")
+
+
+def test_basic_wrong_password_is_an_auth_error(basic_registry: Registry, tmp_path: Path) -> None:
+    settings = with_config_credentials(basic_registry.host, "wrong-password-123")
+    crate = make_crate(tmp_path / "crate", big_folder_files=0)
+    target = OciRef(basic_registry.host, "lab/wrong", tag="v1")
+    with pytest.raises(AuthError) as err:
+        open_store(settings, target).push_crate(
+            crate, target, subject=None, annotations={}, progress=QUIET
+        )
+    text = err.value.diagnostics()
+    assert basic_registry.host in text and "registries." in text and "wrong-password" not in text
+
+
+def test_basic_without_credentials_says_where_it_looked(
+    basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+    target = OciRef(basic_registry.host, "lab/anon", tag="v1")
+    with pytest.raises(AuthError) as err:
+        open_store(Settings.load(), target).resolve(target)
+    text = err.value.diagnostics()
+    assert "requires credentials" in text and basic_registry.host in text
+    assert "config.json" in text and "registries." in text
+
+
+def test_bearer_token_flow(
+    token_registry: tuple[Registry, TokenServer], tiny_image: TinyImage, tmp_path: Path
+) -> None:
+    reg, tokens = token_registry
+    settings = with_config_credentials(reg.host)
+    target = OciRef(reg.host, "lab/bearer", tag="v1")
+    store = open_store(settings, target)
+    image_ref = store.push_image(tiny_image.tag, target, progress=QUIET)  # the engine's own flow
+    before = len(tokens.requests)
+    crate = make_crate(tmp_path / "crate", big_folder_files=0)
+    crate_ref = store.push_crate(
+        crate, target.with_tag("crate"), subject=image_ref, annotations={}, progress=QUIET
+    )
+    store.pull_crate(crate_ref, tmp_path / "out", progress=QUIET)
+    assert tree(tmp_path / "out") == tree(crate)
+    ours = tokens.requests[before:]
+    assert ["repository:lab/bearer:pull,push"] in ours
+    assert len(ours) <= 3, f"tokens are cached per scope, not fetched per request: {ours}"
+    remove_image(tiny_image.id)
+    assert store.pull_image(image_ref, progress=QUIET) == tiny_image.id
+
+
+def test_bearer_wrong_password_is_an_auth_error(
+    token_registry: tuple[Registry, TokenServer], tmp_path: Path
+) -> None:
+    reg, tokens = token_registry
+    settings = with_config_credentials(reg.host, "nope-nope")
+    target = OciRef(reg.host, "lab/bearer", tag="v1")
+    with pytest.raises(AuthError) as err:
+        open_store(settings, target).resolve(target)
+    assert tokens.realm in err.value.message and "nope" not in err.value.diagnostics()
