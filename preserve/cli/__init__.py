@@ -26,6 +26,7 @@ COMMANDS = {
     "pull": "preserve.cli.oci_cmd:pull",
     "publish": "preserve.cli.doi_cmd:publish",
     "resolve": "preserve.cli.doi_cmd:resolve",
+    "rerun": "preserve.cli.rerun_cmd:rerun",
 }
 
 

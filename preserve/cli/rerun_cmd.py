@@ -1,0 +1,111 @@
+"""``preserve rerun``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from preserve.cli._context import AppContext
+from preserve.cli._render import out_console, print_json, progress_for
+from preserve.errors import NotReproduced
+
+STYLE = {"identical": "green", "equivalent": "cyan", "different": "red", "missing": "red"}
+
+
+def _input_pairs(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, uri = value.partition("=")
+        if not sep or not name or not uri:
+            raise click.BadParameter(f"{value!r} is not NAME=URI")
+        pairs[name] = uri
+    return pairs
+
+
+@click.command()
+@click.argument("target", metavar="DOI|REF|CRATE_DIR")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for the rerun's crate. Default: ./NAME-rerun.",
+)
+@click.option("--runner", type=click.Choice(["docker", "podman"]), help="Container runner.")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=URI",
+    callback=_input_pairs,
+    help="Run on new data for input NAME (no comparison). Repeatable.",
+)
+@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance for numbers.")
+@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance for numbers.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop the run after this many seconds.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing rerun crate at -o.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def rerun(
+    app: AppContext,
+    target: str,
+    output: Path | None,
+    runner: str | None,
+    inputs: dict[str, str],
+    rtol: float | None,
+    atol: float | None,
+    timeout: float | None,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Fetch, verify and rerun a preserved analysis; report whether it reproduced.
+
+    Exit codes: 0 reproduced, 3 not reproduced, 1 could not rerun.
+    """
+    from preserve.rerun import rerun as do_rerun
+
+    result = do_rerun(
+        target,
+        settings=app.settings(runner=runner),
+        output=output,
+        inputs=inputs,
+        rtol=rtol,
+        atol=atol,
+        timeout=timeout,
+        overwrite=overwrite,
+        progress=progress_for(as_json),
+    )
+    if as_json:
+        print_json(result.to_json())
+    else:
+        console = out_console()
+        if result.new_data:
+            console.print(f"[green]ran on new data[/]: crate {result.rerun_dir}", highlight=False)
+            return
+        table = Table(
+            title=f"rerun of {result.origin.doi or result.origin.crate_ref or target}",
+            title_justify="left",
+        )
+        for col in ("output", "verdict", "details"):
+            table.add_column(col)
+        for c in result.comparisons:
+            table.add_row(c.path, f"[{STYLE[c.verdict]}]{c.verdict}[/]", c.summary)
+        console.print(table)
+        console.print(f"rerun crate: {result.rerun_dir}", highlight=False)
+    if result.reproduced is False:
+        bad = [c.path for c in result.comparisons if c.verdict in ("different", "missing")]
+        raise NotReproduced(
+            f"not reproduced: {', '.join(bad)} differ from the published outputs",
+            hint=f"see {result.rerun_dir} for the rerun's outputs and logs",
+        )
+    if result.reproduced and not as_json:
+        out_console().print(
+            f"[green]reproduced[/] (rtol {result.rtol:g}, atol {result.atol:g})", highlight=False
+        )
