@@ -95,7 +95,7 @@ class HttpResolver:
     # -- the resolver interface ------------------------------------------------
 
     def stat(self, uri: str) -> RemoteInfo:
-        with self.request("HEAD", uri, headers=_WANT) as resp:
+        with self.request("HEAD", uri, headers=WANT) as resp:
             return self.describe(uri, resp)
 
     def fetch(self, uri: str, sink: Sink, *, progress: Progress) -> RemoteInfo:
@@ -105,7 +105,7 @@ class HttpResolver:
 
     def download(self, uri: str, url: str, sink: Sink, progress: Progress) -> RemoteInfo:
         """Stream ``url`` into ``sink``; messages and the result name ``uri``."""
-        headers = {**_WANT, "Accept-Encoding": "identity"}  # bytes on the wire = the file
+        headers = {**WANT, "Accept-Encoding": "identity"}  # bytes on the wire = the file
         resp = self.request("GET", uri, url=url, headers=headers, stream=True)
         info = self.describe(uri, resp)
         name = urlsplit(uri).path.rsplit("/", 1)[-1] or uri
@@ -260,7 +260,7 @@ class HttpResolver:
         return resp
 
 
-_WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}
+WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}
 
 
 def folder_error(uri: str) -> DataError:

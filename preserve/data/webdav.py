@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from preserve.data.base import RemoteInfo, Sink, redact
 from preserve.data.digests import checksums_from_headers, parse_digest
-from preserve.data.http import HttpResolver, folder_error, http_date_to_iso
+from preserve.data.http import WANT, HttpResolver, folder_error, http_date_to_iso
 from preserve.errors import DataError
 from preserve.progress import Progress
 
@@ -44,7 +44,7 @@ class WebDavResolver(HttpResolver):
     schemes: ClassVar[frozenset[str]] = frozenset({"dav", "davs"})
 
     def stat(self, uri: str) -> RemoteInfo:
-        headers = {"Depth": "0", "Content-Type": 'application/xml; charset="utf-8"'}
+        headers = {**WANT, "Depth": "0", "Content-Type": 'application/xml; charset="utf-8"'}
         with self.request(
             "PROPFIND", uri, url=http_url(uri), headers=headers, data=_PROPFIND
         ) as resp:
