@@ -30,10 +30,20 @@ from preserve.settings import Settings
 
 CHUNK = 1 << 20
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}
+IDENTITY = {"Accept-Encoding": "identity"}  # no compression: bytes on the wire = the file
 _TOKEN_HELP = (
     "set PRESERVE_DATA_TOKEN to a bearer token or macaroon that may read it, "
     "and list the host in PRESERVE_DATA_TOKEN_HOSTS"
 )
+
+
+class HttpStatusError(DataError):
+    """The server answered with an HTTP error status (kept in ``status``)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class _Bearer(requests.auth.AuthBase):
@@ -95,7 +105,14 @@ class HttpResolver:
     # -- the resolver interface ------------------------------------------------
 
     def stat(self, uri: str) -> RemoteInfo:
-        with self.request("HEAD", uri, headers=WANT) as resp:
+        try:
+            with self.request("HEAD", uri, headers=WANT) as resp:
+                return self.describe(uri, resp)
+        except HttpStatusError as exc:
+            if exc.status not in (405, 501):
+                raise
+        # Some servers refuse HEAD: read a GET's headers only, closing before the body.
+        with self.request("GET", uri, headers={**WANT, **IDENTITY}, stream=True) as resp:
             return self.describe(uri, resp)
 
     def fetch(self, uri: str, sink: Sink, *, progress: Progress) -> RemoteInfo:
@@ -105,7 +122,7 @@ class HttpResolver:
 
     def download(self, uri: str, url: str, sink: Sink, progress: Progress) -> RemoteInfo:
         """Stream ``url`` into ``sink``; messages and the result name ``uri``."""
-        headers = {**WANT, "Accept-Encoding": "identity"}  # bytes on the wire = the file
+        headers = {**WANT, **IDENTITY}
         resp = self.request("GET", uri, url=url, headers=headers, stream=True)
         info = self.describe(uri, resp)
         name = urlsplit(uri).path.rsplit("/", 1)[-1] or uri
@@ -157,7 +174,7 @@ class HttpResolver:
             raise self.status_error(method, uri, resp)
         return resp
 
-    def status_error(self, method: str, uri: str, resp: requests.Response) -> DataError:
+    def status_error(self, method: str, uri: str, resp: requests.Response) -> HttpStatusError:
         status = resp.status_code
         message = f"{method} {redact(uri)} failed: HTTP {status} {resp.reason or ''}".rstrip()
         host = urlsplit(resp.url or uri).hostname or ""
@@ -177,7 +194,7 @@ class HttpResolver:
             hint = f"the server is unavailable or overloaded (tried {tries} times); try again later"
         else:
             hint = "check the URI; the server refused the request"
-        return DataError(message, hint=hint)
+        return HttpStatusError(message, hint=hint, status=status)
 
     def describe(self, uri: str, resp: requests.Response) -> RemoteInfo:
         """A :class:`RemoteInfo` from response headers; refuses directory listings."""
@@ -258,9 +275,6 @@ class HttpResolver:
                 hint="try again; nothing of the partial download is kept",
             )
         return resp
-
-
-WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}
 
 
 def folder_error(uri: str) -> DataError:

@@ -6,7 +6,11 @@ import base64
 import hashlib
 import io
 import os
+import threading
 import zlib
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +183,26 @@ def test_directories_are_refused(dcache: DcacheServer) -> None:
     with pytest.raises(DataError) as err:
         HttpResolver().stat(dcache.url("/p01/raw/"))
     assert "is a folder" in err.value.message and "only single files" in err.value.message
+
+
+def test_stat_falls_back_to_get_headers_when_head_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(DATA)
+
+    class NoHead(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def do_HEAD(self) -> None:
+            self.send_error(405, "Method Not Allowed")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoHead)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        info = HttpResolver().stat(f"http://127.0.0.1:{server.server_address[1]}/f.bin")
+        assert info.size == len(DATA) and info.last_modified is not None
+    finally:
+        server.shutdown()
+        server.server_close()
