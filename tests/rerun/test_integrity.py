@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.registry]
 SCRIPT = """
 import sys, os
 data = open(sys.argv[1], "rb").read()
-open(os.path.join(sys.argv[2], "count.txt"), "w").write(f"{len(data)} bytes, {data.count(b'x')} x\\n")
+n = data.count(b'x')
+open(os.path.join(sys.argv[2], "count.txt"), "w").write(f"{len(data)} bytes, {n} x\\n")
 """
 
 
