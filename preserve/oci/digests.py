@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -77,3 +79,50 @@ def copy_verified(
         if task is not None:
             task.advance(len(chunk))
     verifier.check()
+
+
+class Prefetch:
+    """Pull chunks from a source in a thread while the caller hashes and writes.
+
+    Socket reads, hashing and file writes all release the GIL, so on two cores a
+    download runs at the speed of its slowest stage instead of their sum. At
+    most ``depth`` chunks wait in the queue (bounded memory).
+    """
+
+    def __init__(self, chunks: Iterable[bytes], depth: int = 16) -> None:
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pump(self, chunks: Iterable[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                if not self._put(chunk):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+            return
+        self._put(None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        """Ask the pump to stop (close its source next, then ``join``)."""
+        self._stop.set()
+
+    def join(self) -> None:
+        self._thread.join(timeout=30)

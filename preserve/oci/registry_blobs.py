@@ -21,7 +21,14 @@ from typing import IO
 from urllib3.exceptions import HTTPError
 
 from preserve.errors import RegistryError
-from preserve.oci.digests import CHUNK, Verifier, copy_verified, sha256_bytes, sha256_file
+from preserve.oci.digests import (
+    CHUNK,
+    Prefetch,
+    Verifier,
+    copy_verified,
+    sha256_bytes,
+    sha256_file,
+)
 from preserve.oci.stores import Descriptor
 from preserve.oci.transport import TRANSIENT, TransientError, Transport
 from preserve.progress import Progress, Task
@@ -233,9 +240,9 @@ class RegistryBlobs:
         url = self.t.url(self.repo, f"blobs/{desc.digest}")
         for attempt in range(1, self.t.attempts + 1):
             resp = self.t.request("GET", url, repo=self.repo, stream=True)
+            chunks = Prefetch(resp.raw.stream(CHUNK, decode_content=False))
             try:
                 with out.open("wb") as fh, progress.task(f"downloading {label}", desc.size) as task:
-                    chunks = resp.raw.stream(CHUNK, decode_content=False)
                     copy_verified(chunks, fh, Verifier(desc.digest, desc.size, label), task)
                 self.locations.add(desc.digest, self.repo)
                 return
@@ -244,5 +251,7 @@ class RegistryBlobs:
                     raise RegistryError(f"downloading {label} failed: {exc}") from exc
                 self.t.pause(attempt, None)
             finally:
+                chunks.stop()
                 resp.close()
+                chunks.join()
         raise AssertionError("unreachable")
