@@ -1,0 +1,136 @@
+"""Throughput of preserve.compare, as ratios against references run in the same script.
+
+1. HDF5, equal data in differently chunked files (the common "bytes differ,
+   data equal" case): ``compare_output`` against the cheapest honest
+   reference, reading both datasets block by block with h5py and testing
+   ``np.array_equal``. Target: <= 2x the reference's time.
+2. HDF5, every value perturbed within tolerance (worst case: every block
+   computes deviations). Same reference. Target: <= 12x.
+3. HDF5, gzip-compressed, the two files chunked across each other: the same
+   reference (h5py's default chunk cache) against ``compare_output``, which
+   sizes a chunk cache per compressed dataset. Target: <= 0.5x.
+4. CSV, one value per row perturbed within tolerance: ``compare_output``
+   against reading both files with :mod:`csv` and comparing rows. Target: <= 4x.
+
+Page cache warm for all (files are read once first). Each measurement is
+repeated (``--repeat``, default 3); the median is reported.
+Run: ``python benchmarks/bench_compare.py [--elements 100_000_000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from preserve.compare import compare_output
+from preserve.compare.blocks import blocks
+from preserve.compare.hdf5 import BLOCK_BYTES
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def write_h5(
+    path: Path, n: int, chunks: tuple[int, int], scale: float, compression: str | None = None
+) -> None:
+    columns = 10_000
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset(
+            "I", (n // columns, columns), dtype="f4", chunks=chunks, compression=compression
+        )
+        step = 1_000
+        for start in range(0, n // columns, step):
+            stop = min(start + step, n // columns)
+            rng = np.random.default_rng(start)
+            values = rng.normal(100.0, 10.0, size=(stop - start, columns)).round(1)
+            ds[start:stop] = (values * scale).astype(np.float32)
+
+
+def read_both(a: Path, b: Path) -> bool:
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        da, db = fa["I"], fb["I"]
+        equal = True
+        for selection, _ in blocks(da.shape, BLOCK_BYTES // 8, da.chunks):
+            equal &= np.array_equal(da[selection], db[selection])
+        return equal
+
+
+def write_csv(path: Path, rows: int, perturb: float) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["q", "I", "sigma"])
+        for i in range(rows):
+            writer.writerow([repr(i * 1e-4), repr((100.0 + i) * perturb), repr(0.5)])
+
+
+def read_csv_both(a: Path, b: Path) -> int:
+    with a.open(newline="") as fa, b.open(newline="") as fb:
+        return sum(x == y for x, y in zip(csv.reader(fa), csv.reader(fb), strict=True))
+
+
+def report(name: str, ours: float, reference: float, target: float, size: int) -> bool:
+    ratio = ours / reference
+    ok = ratio <= target
+    print(
+        f"{name}: compare {ours:.2f} s ({size / ours / 1e6:.0f} MB/s), reference {reference:.2f} s"
+        f" -> {ratio:.2f}x (target <= {target}x) {'OK' if ok else 'MISSED'}"
+    )
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--elements", type=int, default=50_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        write_h5(d / "a.h5", args.elements, (100, 10_000), 1.0)
+        write_h5(d / "b.h5", args.elements, (1_000, 1_000), 1.0)
+        write_h5(d / "c.h5", args.elements, (1_000, 1_000), 1.0000001)
+        write_h5(d / "ga.h5", args.elements, (100, 10_000), 1.0, "gzip")
+        write_h5(d / "gb.h5", args.elements, (1_000, 1_000), 1.0, "gzip")
+        size = 2 * args.elements * 4
+        for a, b, name, target in (
+            ("a.h5", "b.h5", "hdf5 equal", 2.0),
+            ("a.h5", "c.h5", "hdf5 perturbed", 12.0),
+            ("ga.h5", "gb.h5", "hdf5 gzip, chunks across", 0.5),
+        ):
+            read_both(d / a, d / b)  # warm the page cache
+            reference = timed(lambda a=a, b=b: read_both(d / a, d / b), args.repeat)  # type: ignore[misc]
+            ours = timed(
+                lambda a=a, b=b: compare_output(d / a, d / b, rtol=1e-6, atol=0, path="I"),  # type: ignore[misc]
+                args.repeat,
+            )
+            results.append(report(name, ours, reference, target, size))
+        write_csv(d / "a.csv", args.rows, 1.0)
+        write_csv(d / "b.csv", args.rows, 1.0 + 1e-12)
+        size = (d / "a.csv").stat().st_size * 2
+        reference = timed(lambda: read_csv_both(d / "a.csv", d / "b.csv"), args.repeat)
+        ours = timed(
+            lambda: compare_output(d / "a.csv", d / "b.csv", rtol=1e-9, atol=0, path="t"),
+            args.repeat,
+        )
+        results.append(report("csv perturbed", ours, reference, 4.0, size))
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
