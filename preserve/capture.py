@@ -169,7 +169,7 @@ def _capture_into(
     crate_dir: Path,
 ) -> CaptureResult:
     secrets = _Secrets()
-    warnings: list[str] = []
+    warnings = metadata_warnings(manifest, source)
     inputs = _stage_inputs(manifest, directory, settings, progress)
     image = open_builder(manifest.builder).build(directory, manifest, progress=progress)
 
@@ -234,6 +234,29 @@ def _capture_into(
     )
     write_metadata(record, staging)
     return CaptureResult(staging, image, record, tuple(warnings))
+
+
+def metadata_warnings(manifest: Manifest, source: SourceInfo) -> list[str]:
+    """What the crate will lack for a fully valid Process Run Crate, said up front."""
+    out = []
+    if not manifest.license:
+        out.append(
+            "no 'license' in preserve.yaml: RO-Crate 1.1 requires one on the crate's "
+            "root, so the crate will not validate"
+        )
+    if not manifest.authors:
+        out.append(
+            "no 'authors' in preserve.yaml: the crate has no author or agent, and "
+            "a DOI cannot be published for it"
+        )
+    elif not any(a.affiliation for a in manifest.authors):
+        out.append("no author has an 'affiliation': RO-Crate recommends one")
+    if not manifest.url and not (source.remote or "").startswith(("https://", "http://", "git@")):
+        out.append(
+            "no 'url' in preserve.yaml and no web git remote: the analysis code gets "
+            "no absolute URI, which the Process Run Crate profile recommends"
+        )
+    return out
 
 
 def _first_affiliation(manifest: Manifest) -> Publisher | None:

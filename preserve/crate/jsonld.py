@@ -182,7 +182,7 @@ def _code_entities(record: CrateRecord, local_inputs: set[str]) -> list[dict[str
     url = commit_url(record.source.remote, record.source.commit) or m.url
     if url:
         software["url"] = url
-    if record.source.remote:
+    if _is_web(record.source.remote):
         software["codeRepository"] = record.source.remote
     elif m.url:
         software["codeRepository"] = m.url
@@ -214,6 +214,11 @@ def _code_entities(record: CrateRecord, local_inputs: set[str]) -> list[dict[str
     software["workExample"] = _ref(folder["@id"])
     folder["exampleOfWork"] = _ref(software["@id"])
     return [folder, software, *extra]
+
+
+def _is_web(remote: str | None) -> bool:
+    """A remote others can reach (not a path on the capturing machine)."""
+    return bool(remote) and str(remote).startswith(("https://", "http://", "git@", "ssh://"))
 
 
 def _publisher(record: CrateRecord) -> list[dict[str, Any]]:
