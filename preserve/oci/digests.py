@@ -126,3 +126,40 @@ class Prefetch:
 
     def join(self) -> None:
         self._thread.join(timeout=30)
+
+
+class BackgroundDigest:
+    """The digest of a file, computed in a thread while the caller uploads it."""
+
+    def __init__(self, path: Path) -> None:
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._digest = sha256_file(path)[0]
+        except BaseException as exc:  # raised to the caller by wait()
+            self._error = exc
+
+    def known(self) -> str | None:
+        return self._digest
+
+    def wait(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
+
+
+class KnownDigest:
+    def __init__(self, digest: str) -> None:
+        self._digest = digest
+
+    def known(self) -> str:
+        return self._digest
+
+    def wait(self) -> str:
+        return self._digest

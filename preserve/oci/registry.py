@@ -17,12 +17,13 @@ import requests
 
 from preserve.errors import IntegrityError, RegistryError, ServiceUnavailable
 from preserve.oci.artifact import canonical_json, parse_manifest
+from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.crate_io import download_crate, upload_crate
 from preserve.oci.digests import sha256_bytes
 from preserve.oci.engine_images import engine_pull, engine_push
 from preserve.oci.referrers import add_referrer, empty_index, fallback_tag, listed
 from preserve.oci.refs import OciRef, is_digest
-from preserve.oci.registry_blobs import BlobLocations, RegistryBlobs
+from preserve.oci.registry_blobs import RegistryBlobs
 from preserve.oci.stores import (
     CRATE_ARTIFACT_TYPE,
     INDEX_MEDIA_TYPE,
@@ -60,7 +61,8 @@ class RegistryStore:
         self.base_url = f"{'http' if insecure else 'https'}://{registry}"
         self.transport = Transport(registry, self.base_url, settings)
         safe_host = registry.replace(":", "_").replace("/", "_")
-        self.locations = BlobLocations(settings.cache_dir / "oci-blobs" / f"{safe_host}.json")
+        self.locations = BlobLocations(settings.cache_dir / "oci" / f"blobs-{safe_host}.json")
+        self.digests = DigestCache(settings.cache_dir / "oci" / "file-digests.json")
 
     @classmethod
     def from_settings(cls, settings: Settings, ref: OciRef) -> RegistryStore:
@@ -85,7 +87,11 @@ class RegistryStore:
     # -- manifests -----------------------------------------------------------------
 
     def blobs(self, repository: str) -> RegistryBlobs:
-        return RegistryBlobs(self.transport, repository, self.locations)
+        return RegistryBlobs(self.transport, repository, self.locations, self.digests)
+
+    def save_caches(self) -> None:
+        self.locations.save()
+        self.digests.save()
 
     def _check_host(self, ref: OciRef) -> None:
         if ref.registry != self.registry:
@@ -193,7 +199,10 @@ class RegistryStore:
         blobs = self.blobs(target.repository)
         progress.step(f"pushing crate {crate_dir} to {target}")
         workdir = self.settings.cache_dir / "tmp"
-        manifest = upload_crate(blobs, crate_dir, workdir, subject_desc, annotations, progress)
+        try:
+            manifest = upload_crate(blobs, crate_dir, workdir, subject_desc, annotations, progress)
+        finally:
+            self.save_caches()
         digest = sha256_bytes(manifest)
         resp = self.put_manifest(
             target.repository, target.tag or digest, manifest, MANIFEST_MEDIA_TYPE
@@ -239,7 +248,10 @@ class RegistryStore:
         data, _, digest = self.get_manifest(ref)
         manifest = parse_manifest(data, str(ref))
         progress.step(f"pulling crate {ref} into {dest}")
-        download_crate(self.blobs(ref.repository), manifest, str(ref), dest, progress)
+        try:
+            download_crate(self.blobs(ref.repository), manifest, str(ref), dest, progress)
+        finally:
+            self.save_caches()
         return PulledCrate(ref.with_digest(digest), manifest, dest)
 
     def referrers(self, subject: OciRef, artifact_type: str | None = None) -> list[Descriptor]:

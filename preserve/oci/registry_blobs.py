@@ -5,24 +5,30 @@ push, is skipped), then a cross-repository mount when the blob is known in
 another repository of the same registry, else a monolithic PUT for small blobs
 or a chunked PATCH upload for big ones (always following the latest
 ``Location``; after a failed chunk the upload status says where to go on).
+A big file hashed for the first time is hashed in a thread while its first
+chunks go out; the HEAD check runs as soon as its digest is known (and the
+upload is cancelled if the registry has the blob), so a push costs one read
+of the data on the wire, not two. Its digest is then cached (see
+:mod:`preserve.oci.caches`), so a push run again checks before sending.
 Memory stays bounded: bodies are read from disk in 1 MiB blocks.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import os
-import tempfile
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from urllib3.exceptions import HTTPError
 
 from preserve.errors import RegistryError
+from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.digests import (
     CHUNK,
+    BackgroundDigest,
+    KnownDigest,
     Prefetch,
     Verifier,
     copy_verified,
@@ -69,55 +75,25 @@ class FileSlice:
         return data
 
 
-class BlobLocations:
-    """Which repositories of a registry hold which blobs (for cross-repository mounts).
+class Digest(Protocol):
+    def known(self) -> str | None: ...
+    def wait(self) -> str: ...
 
-    Kept as a small JSON file per registry in the cache directory; losing it
-    only costs an upload.
-    """
 
-    LIMIT = 20000
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._map: dict[str, list[str]] | None = None
-
-    def _load(self) -> dict[str, list[str]]:
-        if self._map is None:
-            try:
-                self._map = dict(json.loads(self.path.read_text()))
-            except (OSError, ValueError, TypeError):
-                self._map = {}
-        return self._map
-
-    def other_repo(self, digest: str, repo: str) -> str | None:
-        return next((r for r in self._load().get(digest, []) if r != repo), None)
-
-    def add(self, digest: str, repo: str) -> None:
-        data = self._load()
-        repos = data.pop(digest, [])
-        if repo not in repos:
-            repos = [repo, *repos][:8]
-        data[digest] = repos  # re-inserted: most recent last
-        while len(data) > self.LIMIT:
-            data.pop(next(iter(data)))
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".blobs-")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache: never fail a push over it
+class _AlreadyThere(Exception):
+    """The digest became known during an upload, and the registry has the blob."""
 
 
 class RegistryBlobs:
     """The blobs of one repository (implements :class:`preserve.oci.crate_io.BlobIO`)."""
 
-    def __init__(self, transport: Transport, repo: str, locations: BlobLocations) -> None:
+    def __init__(
+        self, transport: Transport, repo: str, locations: BlobLocations, digests: DigestCache
+    ) -> None:
         self.t = transport
         self.repo = repo
         self.locations = locations
+        self.digests = digests
         self.stats: dict[str, int] = {"present": 0, "mounted": 0, "uploaded": 0}
 
     def exists(self, digest: str) -> bool:
@@ -127,38 +103,55 @@ class RegistryBlobs:
         return resp.status_code == 200
 
     def put_file(self, path: Path, label: str, progress: Progress) -> tuple[str, int]:
+        """Upload a file; a big file not hashed before is hashed while it uploads."""
         size = path.stat().st_size
-        with progress.task(f"hashing {label}", size) as task:
-            digest, size = sha256_file(path, task)
+        cached = self.digests.get(path) if size > MONOLITHIC_MAX else None
+        digest: Digest
+        if cached:
+            digest = KnownDigest(cached)
+        elif size > MONOLITHIC_MAX:
+            digest = BackgroundDigest(path)  # HEAD as soon as it is known (see _chunked)
+        else:
+            with progress.task(f"hashing {label}", size) as task:
+                digest = KnownDigest(sha256_file(path, task)[0])
         self.upload(digest, size, path, label, progress)
-        return digest, size
+        if size > MONOLITHIC_MAX and not cached:
+            self._remember(path, digest.wait())
+        return digest.wait(), size
+
+    def _remember(self, path: Path, digest: str) -> None:
+        """Cache a big file's digest at once: a killed push must find it when run again."""
+        self.digests.put(path, digest)
+        self.digests.save()
 
     def put_bytes(self, data: bytes) -> str:
         digest = sha256_bytes(data)
-        self.upload(digest, len(data), data, "blob", None)
+        self.upload(KnownDigest(digest), len(data), data, "blob", None)
         return digest
 
     def upload(
-        self, digest: str, size: int, source: Path | bytes, label: str, progress: Progress | None
+        self, digest: Digest, size: int, source: Path | bytes, label: str, progress: Progress | None
     ) -> str:
         """Make the blob present; say whether it was present, mounted or uploaded."""
-        how = (
-            "present"
-            if self.exists(digest)
-            else self._upload_retrying(digest, size, source, label, progress)
-        )
+        known = digest.known()
+        if known and self.exists(known):
+            how = "present"
+        else:
+            how = self._upload_retrying(digest, size, source, label, progress)
         self.stats[how] += 1
-        self.locations.add(digest, self.repo)
+        self.locations.add(digest.wait(), self.repo)
         return how
 
     def _upload_retrying(
-        self, digest: str, size: int, source: Path | bytes, label: str, progress: Progress | None
+        self, digest: Digest, size: int, source: Path | bytes, label: str, progress: Progress | None
     ) -> str:
         for attempt in range(1, self.t.attempts + 1):
             try:
                 return self._upload_once(digest, size, source, label, progress)
+            except _AlreadyThere:
+                return "present"
             except TransientError:
-                if self.exists(digest):
+                if self.exists(digest.wait()):
                     return "uploaded"  # the last request failed, but the blob arrived
                 if attempt == self.t.attempts:
                     raise
@@ -166,12 +159,13 @@ class RegistryBlobs:
         raise AssertionError("unreachable")
 
     def _upload_once(
-        self, digest: str, size: int, source: Path | bytes, label: str, progress: Progress | None
+        self, digest: Digest, size: int, source: Path | bytes, label: str, progress: Progress | None
     ) -> str:
         uploads = self.t.url(self.repo, "blobs/uploads/")
-        other = self.locations.other_repo(digest, self.repo)
-        if other:
-            mount = f"{uploads}?mount={digest}&from={other}"
+        known = digest.known()
+        other = self.locations.other_repo(known, self.repo) if known else None
+        if known and other:
+            mount = f"{uploads}?mount={known}&from={other}"
             resp = self.t.request("POST", mount, repo=self.repo, body=b"", ok=(201, 202))
             if resp.status_code == 201:
                 return "mounted"
@@ -179,11 +173,11 @@ class RegistryBlobs:
             resp = self.t.request("POST", uploads, repo=self.repo, body=b"", ok=(202,))
         location = self.t.location(resp)
         if progress is None:
-            self._put(location, digest, FileSlice(source, 0, size, None))
+            self._put(location, digest.wait(), FileSlice(source, 0, size, None))
             return "uploaded"
         with progress.task(f"uploading {label}", size) as task:
             if size <= MONOLITHIC_MAX:
-                self._put(location, digest, FileSlice(source, 0, size, task))
+                self._put(location, digest.wait(), FileSlice(source, 0, size, task))
             else:
                 self._chunked(location, digest, size, source, task)
         return "uploaded"
@@ -201,11 +195,19 @@ class RegistryBlobs:
         )
 
     def _chunked(
-        self, location: str, digest: str, size: int, source: Path | bytes, task: Task
+        self, location: str, digest: Digest, size: int, source: Path | bytes, task: Task
     ) -> None:
         offset = 0
         failures = 0
+        checked = digest.known() is not None
         while offset < size:
+            if not checked and (known := digest.known()):
+                checked = True
+                if isinstance(source, Path):
+                    self._remember(source, known)
+                if self.exists(known):  # hashed meanwhile: the registry has it after all
+                    self._cancel(location)
+                    raise _AlreadyThere
             end = min(offset + CHUNK_SIZE, size) - 1
             body = FileSlice(source, offset, end - offset + 1, task)
             headers = {**OCTETS, "Content-Range": f"{offset}-{end}"}
@@ -222,10 +224,14 @@ class RegistryBlobs:
                 pass
             failures += 1
             if failures >= self.t.attempts:
-                raise TransientError(f"the chunked upload of {digest} kept failing")
+                raise TransientError(f"the chunked upload to {self.repo} kept failing")
             self.t.pause(failures, None)
             location, offset = self._status(location)
-        self._put(location, digest, b"")
+        self._put(location, digest.wait(), b"")
+
+    def _cancel(self, location: str) -> None:
+        with suppress(RegistryError):  # an abandoned upload is cleaned up by the registry
+            self.t.request("DELETE", location, repo=self.repo, ok=(204,), allow=(404,), attempts=1)
 
     def _status(self, location: str) -> tuple[str, int]:
         """Where an interrupted chunked upload stands (GET on its Location)."""
