@@ -117,8 +117,9 @@ def test_basic_with_docker_config_auths(
     crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "lab/docker-config")
 
 
+@pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
 def test_basic_with_a_credential_helper(
-    basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    key: str, basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -133,9 +134,10 @@ def test_basic_with_a_credential_helper(
     )
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    write_docker_config(
-        tmp_path / "docker", {"credHelpers": {basic_registry.host: "preservetest"}}, monkeypatch
+    helpers: object = (
+        {basic_registry.host: "preservetest"} if key == "credHelpers" else "preservetest"
     )
+    write_docker_config(tmp_path / "docker", {key: helpers}, monkeypatch)
     crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "lab/helper")
 
 
