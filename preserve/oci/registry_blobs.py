@@ -48,11 +48,26 @@ class FileSlice:
     """``length`` bytes of a file from ``offset``, as a streaming request body."""
 
     def __init__(self, source: Path | bytes, offset: int, length: int, task: Task | None) -> None:
-        self._fh: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
-        self._fh.seek(offset)
-        self._left = length
+        self._source = source
+        self._offset = offset
         self._length = length
         self._task = task
+        self._fh: IO[bytes] | None = None
+        self._left = 0
+        self.rewind()
+
+    def rewind(self) -> None:
+        """Start over (the body is sent again after a 401 answered with a new token)."""
+        self._close()
+        src = self._source
+        self._fh = io.BytesIO(src) if isinstance(src, bytes) else src.open("rb")
+        self._fh.seek(self._offset)
+        self._left = self._length
+
+    def _close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def __len__(self) -> int:
         return self._length
@@ -62,16 +77,13 @@ class FileSlice:
             yield chunk
 
     def read(self, size: int = -1) -> bytes:
-        if self._left <= 0:
-            self._fh.close()
+        if self._left <= 0 or self._fh is None:
+            self._close()
             return b""
-        n = self._left if size < 0 else min(size, self._left)
-        data = self._fh.read(n)
-        self._left -= len(data)
+        data = self._fh.read(self._left if size < 0 else min(size, self._left))
+        self._left = self._left - len(data) if data else 0
         if self._task is not None:
             self._task.advance(len(data))
-        if not data:
-            self._left = 0
         return data
 
 

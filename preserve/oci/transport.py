@@ -44,6 +44,7 @@ class Stream(Protocol):
     """A streaming request body of known length (see ``registry_blobs.FileSlice``)."""
 
     def read(self, size: int = -1) -> bytes: ...
+    def rewind(self) -> None: ...
     def __len__(self) -> int: ...
 
 
@@ -158,7 +159,12 @@ class Transport:
     def _send(
         self, method: str, url: str, headers: dict[str, str], body: Body, stream: bool
     ) -> requests.Response:
-        data = body() if callable(body) else body
+        if callable(body):
+            data = body()
+        else:
+            data = body
+            if body is not None and not isinstance(body, bytes):
+                body.rewind()  # a second send (after a 401) starts from the beginning
         return self.session.request(
             method, url, headers=headers, data=data, stream=stream, timeout=self.timeout
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_basic_with_config_credentials_image_and_crate(
     basic_registry: Registry, tiny_image: TinyImage, tmp_path: Path
 ) -> None:
     settings = with_config_credentials(basic_registry.host)
-    target = OciRef(basic_registry.host, "lab/basic", tag="v1")
+    target = OciRef(basic_registry.host, "ocitest/basic", tag="v1")
     store = open_store(settings, target)
     image_ref = store.push_image(tiny_image.tag, target, progress=QUIET)
     crate = make_crate(tmp_path / "crate", big_folder_files=0)
@@ -114,7 +115,7 @@ def test_basic_with_docker_config_auths(
         {"auths": {f"http://{basic_registry.host}": {"auth": auth}}},
         monkeypatch,
     )
-    crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "lab/docker-config")
+    crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "ocitest/docker-config")
 
 
 @pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
@@ -138,13 +139,13 @@ def test_basic_with_a_credential_helper(
         {basic_registry.host: "preservetest"} if key == "credHelpers" else "preservetest"
     )
     write_docker_config(tmp_path / "docker", {key: helpers}, monkeypatch)
-    crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "lab/helper")
+    crate_round_trip(Settings.load(), basic_registry.host, tmp_path, "ocitest/helper")
 
 
 def test_basic_wrong_password_is_an_auth_error(basic_registry: Registry, tmp_path: Path) -> None:
     settings = with_config_credentials(basic_registry.host, "wrong-password-123")
     crate = make_crate(tmp_path / "crate", big_folder_files=0)
-    target = OciRef(basic_registry.host, "lab/wrong", tag="v1")
+    target = OciRef(basic_registry.host, "ocitest/wrong", tag="v1")
     with pytest.raises(AuthError) as err:
         open_store(settings, target).push_crate(
             crate, target, subject=None, annotations={}, progress=QUIET
@@ -157,7 +158,7 @@ def test_basic_without_credentials_says_where_it_looked(
     basic_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
-    target = OciRef(basic_registry.host, "lab/anon", tag="v1")
+    target = OciRef(basic_registry.host, "ocitest/anon", tag="v1")
     with pytest.raises(AuthError) as err:
         open_store(Settings.load(), target).resolve(target)
     text = err.value.diagnostics()
@@ -170,7 +171,7 @@ def test_bearer_token_flow(
 ) -> None:
     reg, tokens = token_registry
     settings = with_config_credentials(reg.host)
-    target = OciRef(reg.host, "lab/bearer", tag="v1")
+    target = OciRef(reg.host, "ocitest/bearer", tag="v1")
     store = open_store(settings, target)
     image_ref = store.push_image(tiny_image.tag, target, progress=QUIET)  # the engine's own flow
     before = len(tokens.requests)
@@ -181,7 +182,7 @@ def test_bearer_token_flow(
     store.pull_crate(crate_ref, tmp_path / "out", progress=QUIET)
     assert tree(tmp_path / "out") == tree(crate)
     ours = tokens.requests[before:]
-    assert ["repository:lab/bearer:pull,push"] in ours
+    assert ["repository:ocitest/bearer:pull,push"] in ours
     assert len(ours) <= 3, f"tokens are cached per scope, not fetched per request: {ours}"
     remove_image(tiny_image.id)
     assert store.pull_image(image_ref, progress=QUIET) == tiny_image.id
@@ -192,7 +193,39 @@ def test_bearer_wrong_password_is_an_auth_error(
 ) -> None:
     reg, tokens = token_registry
     settings = with_config_credentials(reg.host, "nope-nope")
-    target = OciRef(reg.host, "lab/bearer", tag="v1")
+    target = OciRef(reg.host, "ocitest/bearer", tag="v1")
     with pytest.raises(AuthError) as err:
         open_store(settings, target).resolve(target)
     assert tokens.realm in err.value.message and "nope" not in err.value.diagnostics()
+
+
+def test_an_expired_token_is_renewed_and_the_body_sent_again(
+    token_registry: tuple[Registry, TokenServer], tmp_path: Path
+) -> None:
+    from preserve.oci.digests import sha256_file
+    from preserve.oci.registry_blobs import FileSlice
+
+    reg, tokens = token_registry
+    store = open_store(with_config_credentials(reg.host), OciRef(reg.host, "ocitest/expiry"))
+    assert hasattr(store, "transport")
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(os.urandom(300_000))
+    digest, size = sha256_file(blob)
+    tokens.lifetime = -57  # valid for about 3 s, given the registry's 60 s leeway
+    try:
+        t = store.transport
+        resp = t.request(
+            "POST", t.url("ocitest/expiry", "blobs/uploads/"), repo="ocitest/expiry", body=b"",
+            ok=(202,),
+        )  # fmt: skip
+        location = t.location(resp)
+        asked = len(tokens.requests)
+        time.sleep(4)  # the token expires; the PUT below is answered 401 after its body
+        t.request(
+            "PUT", f"{location}&digest={digest}", repo="ocitest/expiry",
+            body=FileSlice(blob, 0, size, None), ok=(201,), attempts=1,
+        )  # fmt: skip
+    finally:
+        tokens.lifetime = 300
+    assert len(tokens.requests) == asked + 1, "one new token was fetched"
+    assert store.blobs("ocitest/expiry").exists(digest)

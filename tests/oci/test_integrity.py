@@ -44,13 +44,13 @@ def stored_blob(registry: Registry, digest: str) -> Path:
 def test_tampered_blob_fails_naming_it_and_leaves_nothing(
     registry: Registry, settings: Settings, crate_dir: Path, tmp_path: Path
 ) -> None:
-    target = OciRef(registry.host, "lab/tamper", tag="x")
+    target = OciRef(registry.host, "ocitest/tamper", tag="x")
     store = open_store(settings, target)
     ref = store.push_crate(crate_dir, target, subject=None, annotations={}, progress=QUIET)
     manifest = json.loads(
         subprocess.run(
             ["skopeo", "inspect", "--raw", "--tls-verify=false",
-             f"docker://{registry.host}/lab/tamper@{ref.digest}"],
+             f"docker://{registry.host}/ocitest/tamper@{ref.digest}"],
             check=True, capture_output=True, text=True,
         ).stdout
     )  # fmt: skip
@@ -97,7 +97,7 @@ def test_unsafe_titles_are_refused(
     title: str, registry: Registry, settings: Settings, tmp_path: Path
 ) -> None:
     store = RegistryStore(registry.host, settings)
-    ref = push_by_hand(store, "lab/evil", [("text/plain", b"owned\n", {TITLE: title})])
+    ref = push_by_hand(store, "ocitest/evil", [("text/plain", b"owned\n", {TITLE: title})])
     dest = tmp_path / "a" / "dest"
     with pytest.raises(CrateError, match="not a safe relative path") as err:
         store.pull_crate(ref, dest, progress=QUIET)
@@ -146,7 +146,7 @@ def test_folder_layers_with_escaping_members_are_refused(
     store = RegistryStore(registry.host, settings)
     layer = tar_with([regular("frames/ok.txt"), member])
     ref = push_by_hand(
-        store, "lab/evil-tar", [(TAR_MEDIA_TYPE, layer, {TITLE: "frames", UNPACK: "true"})]
+        store, "ocitest/evil-tar", [(TAR_MEDIA_TYPE, layer, {TITLE: "frames", UNPACK: "true"})]
     )
     with pytest.raises(CrateError, match="escapes the folder"):
         store.pull_crate(ref, tmp_path / "dest", progress=QUIET)
@@ -159,7 +159,7 @@ def test_links_inside_a_folder_layer_are_kept(
     store = RegistryStore(registry.host, settings)
     layer = tar_with([regular("frames/ok.txt"), link("frames/alias", "ok.txt")])
     ref = push_by_hand(
-        store, "lab/ok-tar", [(TAR_MEDIA_TYPE, layer, {TITLE: "frames", UNPACK: "true"})]
+        store, "ocitest/ok-tar", [(TAR_MEDIA_TYPE, layer, {TITLE: "frames", UNPACK: "true"})]
     )
     store.pull_crate(ref, tmp_path / "dest", progress=QUIET)
     assert (tmp_path / "dest" / "frames" / "alias").read_bytes() == b"xxx"
@@ -206,7 +206,7 @@ def test_killed_push_completes_when_run_again(
     crate = make_crate(tmp_path / "crate", big_folder_files=0)
     for i in range(6):
         (crate / f"part{i}.bin").write_bytes(os.urandom(40 << 20))
-    target = OciRef(registry.host, "lab/killed", tag="x")
+    target = OciRef(registry.host, "ocitest/killed", tag="x")
     total = sum(p.stat().st_size for p in crate.rglob("*") if p.is_file())
     kill_at = int(total * random.uniform(0.05, 0.9))  # a random point of the upload
     proc = subprocess.Popen(
@@ -224,12 +224,10 @@ def test_killed_push_completes_when_run_again(
     from preserve.oci.digests import sha256_file
 
     digests = {sha256_file(p)[0] for p in crate.rglob("*") if p.is_file()}
-    arrived = {
-        d for d in digests
-        if requests.head(f"{registry.url}/v2/lab/killed/blobs/{d}", timeout=10).status_code == 200
-    }  # fmt: skip
+    blobs_url = f"{registry.url}/v2/ocitest/killed/blobs"
+    arrived = {d for d in digests if requests.head(f"{blobs_url}/{d}", timeout=10).ok}
     with FlakyProxy(registry.host) as proxy:  # no failures: it only logs the requests
-        ref = OciRef(proxy.host, "lab/killed", tag="x")
+        ref = OciRef(proxy.host, "ocitest/killed", tag="x")
         pinned = open_store(settings, ref).push_crate(
             crate, ref, subject=None, annotations={}, progress=QUIET
         )

@@ -25,7 +25,7 @@ def flip_byte(path: Path, at: int) -> None:
 def test_tampered_crate_blob_in_the_layout(
     settings: Settings, crate_dir: Path, tmp_path: Path
 ) -> None:
-    target = OciRef("local", "lab/tamper", tag="x")
+    target = OciRef("local", "ocitest/tamper", tag="x")
     store = open_store(settings, target)
     ref = store.push_crate(crate_dir, target, subject=None, annotations={}, progress=QUIET)
     assert ref.digest
@@ -41,7 +41,7 @@ def test_tampered_crate_blob_in_the_layout(
 
 @pytest.mark.docker
 def test_tampered_image_layer_is_not_loaded(settings: Settings, tiny_image: TinyImage) -> None:
-    target = OciRef("local", "lab/tamper-image", tag="x")
+    target = OciRef("local", "ocitest/tamper-image", tag="x")
     store = open_store(settings, target)
     ref = store.push_image(tiny_image.tag, target, progress=QUIET)
     assert ref.digest

@@ -11,7 +11,7 @@ DIGEST = "sha256:" + "ab" * 32
 @pytest.mark.parametrize(
     ("text", "registry", "repo", "tag", "digest"),
     [
-        ("127.0.0.1:5000/lab/azint:1.0", "127.0.0.1:5000", "lab/azint", "1.0", None),
+        ("127.0.0.1:5000/ocitest/azint:1.0", "127.0.0.1:5000", "ocitest/azint", "1.0", None),
         (f"ghcr.io/org/x@{DIGEST}", "ghcr.io", "org/x", None, DIGEST),
         (f"localhost/x:t@{DIGEST}", "localhost", "x", "t", DIGEST),
         (f"local:azint@{DIGEST}", "local", "azint", None, DIGEST),

@@ -31,7 +31,7 @@ def test_push_and_pull_survive_transient_failures(
     plan = ["503", "429", "reset", "503", "502"]  # five in a row: one short of giving up
     with FlakyProxy(registry.host, plan) as proxy:
         store = fast_store(proxy.host, settings)
-        target = OciRef(proxy.host, "lab/flaky", tag="x")
+        target = OciRef(proxy.host, "ocitest/flaky", tag="x")
         ref = store.push_crate(crate, target, subject=None, annotations={}, progress=QUIET)
         assert proxy.failed == plan, "every planned failure was met and survived"
         proxy.plan.extend(["reset", "503", "429"])
@@ -58,7 +58,7 @@ def test_a_failed_blob_upload_resumes_or_restarts(
     crate = make_crate(tmp_path / "c", big_folder_files=0, big_file=3_000_000)
     with FlakyProxy(registry.host, plan) as proxy:
         store = fast_store(proxy.host, settings)
-        target = OciRef(proxy.host, "lab/flaky-body", tag="x")
+        target = OciRef(proxy.host, "ocitest/flaky-body", tag="x")
         ref = store.push_crate(crate, target, subject=None, annotations={}, progress=QUIET)
         assert proxy.failed == plan
         if chunked:  # after a failed PATCH the upload status was asked for
@@ -73,7 +73,7 @@ def test_too_many_failures_end_in_a_clear_registry_error(
     crate = make_crate(tmp_path / "c", big_folder_files=0)
     with FlakyProxy(registry.host, ["503"] * 100) as proxy:
         store = fast_store(proxy.host, settings)
-        target = OciRef(proxy.host, "lab/down", tag="x")
+        target = OciRef(proxy.host, "ocitest/down", tag="x")
         with pytest.raises(RegistryError) as err:
             store.push_crate(crate, target, subject=None, annotations={}, progress=QUIET)
     message = err.value.message

@@ -25,7 +25,7 @@ ANNOTATIONS = {
     "org.opencontainers.image.title": "azimuthal integration",
     "org.opencontainers.image.description": "a test crate",
     "org.opencontainers.image.licenses": "MIT",
-    "org.opencontainers.image.source": "https://example.org/lab/azint.git",
+    "org.opencontainers.image.source": "https://example.org/ocitest/azint.git",
     "org.opencontainers.image.revision": "0123abc",
     "org.opencontainers.image.version": "1.0",
 }
@@ -48,7 +48,7 @@ def test_round_trip(
     tmp_path: Path,
     recorder: Recorder,
 ) -> None:
-    target = target_for(kind, registry, f"lab/round-{kind}")
+    target = target_for(kind, registry, f"ocitest/round-{kind}")
     store: OciStore = open_store(settings, target)
     expected_files = tree(crate_dir)
     expected_output = run_image(tiny_image.id)
@@ -91,7 +91,7 @@ def test_round_trip(
 def test_crate_manifest_shape_and_determinism(
     kind: str, registry: Registry, settings: Settings, base_image: str, crate_dir: Path
 ) -> None:
-    target = target_for(kind, registry, f"lab/shape-{kind}")
+    target = target_for(kind, registry, f"ocitest/shape-{kind}")
     store = open_store(settings, target)
     image_ref = store.push_image(base_image, target, progress=QUIET)
     first = store.push_crate(
@@ -132,7 +132,7 @@ def test_crate_manifest_shape_and_determinism(
 def test_skopeo_reads_what_was_pushed(
     registry: Registry, settings: Settings, base_image: str, crate_dir: Path, tmp_path: Path
 ) -> None:
-    target = OciRef(registry.host, "lab/skopeo", tag="v1")
+    target = OciRef(registry.host, "ocitest/skopeo", tag="v1")
     store = open_store(settings, target)
     image_ref = store.push_image(base_image, target, progress=QUIET)
     crate_ref = store.push_crate(
@@ -140,7 +140,7 @@ def test_skopeo_reads_what_was_pushed(
     )
     raw = subprocess.run(
         ["skopeo", "inspect", "--raw", "--tls-verify=false",
-         f"docker://{registry.host}/lab/skopeo@{crate_ref.digest}"],
+         f"docker://{registry.host}/ocitest/skopeo@{crate_ref.digest}"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     manifest = json.loads(raw)
@@ -148,7 +148,7 @@ def test_skopeo_reads_what_was_pushed(
     assert manifest["subject"]["digest"] == image_ref.digest
     subprocess.run(
         ["skopeo", "copy", "--src-tls-verify=false",
-         f"docker://{registry.host}/lab/skopeo@{image_ref.digest}", f"dir:{tmp_path / 'copy'}"],
+         f"docker://{registry.host}/ocitest/skopeo@{image_ref.digest}", f"dir:{tmp_path / 'copy'}"],
         check=True, capture_output=True,
     )  # fmt: skip
     assert (tmp_path / "copy" / "manifest.json").is_file()
@@ -157,7 +157,7 @@ def test_skopeo_reads_what_was_pushed(
 def test_skopeo_reads_the_layout(
     settings: Settings, base_image: str, crate_dir: Path, tmp_path: Path
 ) -> None:
-    target = OciRef("local", "lab/skopeo", tag="v1")
+    target = OciRef("local", "ocitest/skopeo", tag="v1")
     store = open_store(settings, target)
     image_ref = store.push_image(base_image, target, progress=QUIET)
     store.push_crate(
@@ -165,12 +165,12 @@ def test_skopeo_reads_the_layout(
     )
     layout = settings.store_dir
     raw = subprocess.run(
-        ["skopeo", "inspect", "--raw", f"oci:{layout}:lab/skopeo:crate"],
+        ["skopeo", "inspect", "--raw", f"oci:{layout}:ocitest/skopeo:crate"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert json.loads(raw)["subject"]["digest"] == image_ref.digest
     subprocess.run(
-        ["skopeo", "copy", f"oci:{layout}:lab/skopeo:v1", f"dir:{tmp_path / 'copy'}"],
+        ["skopeo", "copy", f"oci:{layout}:ocitest/skopeo:v1", f"dir:{tmp_path / 'copy'}"],
         check=True, capture_output=True,
     )  # fmt: skip
     copied = json.loads((tmp_path / "copy" / "manifest.json").read_text())
@@ -185,7 +185,7 @@ def test_skopeo_reads_the_layout(
 def test_referrers(
     kind: str, registry: Registry, settings: Settings, base_image: str, crate_dir: Path
 ) -> None:
-    target = target_for(kind, registry, f"lab/referrers-{kind}")
+    target = target_for(kind, registry, f"ocitest/referrers-{kind}")
     store = open_store(settings, target)
     image_ref = store.push_image(base_image, target, progress=QUIET)
     assert store.referrers(image_ref) == []
@@ -217,7 +217,7 @@ def test_referrers_fallback_tag_index_in_registry(
 ) -> None:
     import requests
 
-    target = OciRef(registry.host, "lab/fallback", tag="v1")
+    target = OciRef(registry.host, "ocitest/fallback", tag="v1")
     store = open_store(settings, target)
     image_ref = store.push_image(base_image, target, progress=QUIET)
     crate_ref = store.push_crate(
@@ -226,7 +226,7 @@ def test_referrers_fallback_tag_index_in_registry(
     assert image_ref.digest
     tag = image_ref.digest.replace(":", "-")
     resp = requests.get(
-        f"{registry.url}/v2/lab/fallback/manifests/{tag}",
+        f"{registry.url}/v2/ocitest/fallback/manifests/{tag}",
         headers={"Accept": "application/vnd.oci.image.index.v1+json"},
         timeout=10,
     )
@@ -236,7 +236,9 @@ def test_referrers_fallback_tag_index_in_registry(
     assert [(m["digest"], m["artifactType"]) for m in index["manifests"]] == [
         (crate_ref.digest, CRATE_ARTIFACT_TYPE)
     ]
-    api = requests.get(f"{registry.url}/v2/lab/fallback/referrers/{image_ref.digest}", timeout=10)
+    api = requests.get(
+        f"{registry.url}/v2/ocitest/fallback/referrers/{image_ref.digest}", timeout=10
+    )
     assert api.status_code == 404, "distribution 2.8 has no referrers API (why the tag exists)"
 
 
@@ -245,11 +247,11 @@ def test_cross_repository_mount(registry: Registry, settings: Settings, tmp_path
     from tests.oci.conftest import make_crate
 
     crate = make_crate(tmp_path / "c", big_folder_files=0, big_file=200_000)
-    store = open_store(settings, OciRef(registry.host, "lab/a"))
+    store = open_store(settings, OciRef(registry.host, "ocitest/a"))
     assert hasattr(store, "blobs")
-    store.push_crate(crate, OciRef(registry.host, "lab/a", tag="x"), subject=None,
+    store.push_crate(crate, OciRef(registry.host, "ocitest/a", tag="x"), subject=None,
                      annotations={}, progress=QUIET)  # fmt: skip
-    blobs_b = store.blobs("lab/b")
+    blobs_b = store.blobs("ocitest/b")
     from preserve.oci.crate_io import upload_crate
 
     upload_crate(blobs_b, crate, tmp_path / "work", None, {}, QUIET)
@@ -269,7 +271,7 @@ def test_chunked_upload(
     monkeypatch.setattr(registry_blobs, "MONOLITHIC_MAX", 1 << 20)
     monkeypatch.setattr(registry_blobs, "CHUNK_SIZE", 700_000)
     crate = make_crate(tmp_path / "c", big_folder_files=0, big_file=5_000_000)
-    target = OciRef(registry.host, "lab/chunked", tag="x")
+    target = OciRef(registry.host, "ocitest/chunked", tag="x")
     store = open_store(settings, target)
     ref = store.push_crate(crate, target, subject=None, annotations={}, progress=QUIET)
     store.pull_crate(ref, tmp_path / "out", progress=QUIET)

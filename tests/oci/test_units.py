@@ -121,11 +121,11 @@ def test_referrers_fallback_index() -> None:
 
 def test_caches_survive_a_reload(tmp_path: Path) -> None:
     locations = BlobLocations(tmp_path / "c" / "blobs.json")
-    locations.add("sha256:1", "lab/a")
+    locations.add("sha256:1", "ocitest/a")
     locations.save()
     again = BlobLocations(tmp_path / "c" / "blobs.json")
-    assert again.other_repo("sha256:1", "lab/b") == "lab/a"
-    assert again.other_repo("sha256:1", "lab/a") is None
+    assert again.other_repo("sha256:1", "ocitest/b") == "ocitest/a"
+    assert again.other_repo("sha256:1", "ocitest/a") is None
     big = tmp_path / "big.bin"
     big.write_bytes(b"x" * 10)
     digests = DigestCache(tmp_path / "c" / "digests.json")

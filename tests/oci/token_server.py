@@ -52,6 +52,7 @@ class TokenServer:
         self.x5c = base64.b64encode(der).decode()
         self.username, self.password = username, password
         self.requests: list[list[str]] = []  # scopes asked for, per token request
+        self.lifetime = 300  # seconds; the registry allows 60 s of leeway past "exp"
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,7 +103,7 @@ class TokenServer:
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
         claims = {
-            "iss": ISSUER, "sub": self.username, "aud": SERVICE, "exp": now + 300,
+            "iss": ISSUER, "sub": self.username, "aud": SERVICE, "exp": now + self.lifetime,
             "nbf": now - 10, "iat": now, "jti": secrets.token_hex(8), "access": access,
         }  # fmt: skip
         header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
