@@ -199,14 +199,17 @@ class HttpResolver:
     def describe(self, uri: str, resp: requests.Response) -> RemoteInfo:
         """A :class:`RemoteInfo` from response headers; refuses directory listings."""
         h = resp.headers
+        media_type = (h.get("Content-Type") or "").split(";")[0].strip() or None
         link = h.get("Link", "")
-        if "describedby" in link and "metalink" in link:  # dCache marks directories so
+        metalink = "describedby" in link and "metalink" in link  # how dCache marks folders
+        listing = media_type == "text/html" and urlsplit(resp.url or uri).path.endswith("/")
+        if metalink or listing:
             resp.close()
             raise folder_error(uri)
         return RemoteInfo(
             uri=uri,
             size=_size(h),
-            encoding_format=(h.get("Content-Type") or "").split(";")[0].strip() or None,
+            encoding_format=media_type,
             last_modified=http_date_to_iso(h.get("Last-Modified")),
             etag=h.get("ETag"),
             checksums=checksums_from_headers(h),

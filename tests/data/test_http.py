@@ -200,9 +200,14 @@ def test_stat_falls_back_to_get_headers_when_head_is_refused(tmp_path: Path) -> 
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), NoHead)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        info = HttpResolver().stat(f"http://127.0.0.1:{server.server_address[1]}/f.bin")
+        info = HttpResolver().stat(f"{base}/f.bin")
         assert info.size == len(DATA) and info.last_modified is not None
+        # A plain web server's directory listing (after its 301 to the trailing slash).
+        (tmp_path / "raw").mkdir()
+        with pytest.raises(DataError, match="is a folder"):
+            HttpResolver().stat(f"{base}/raw")
     finally:
         server.shutdown()
         server.server_close()
