@@ -171,6 +171,7 @@ def _capture_into(
     secrets = _Secrets()
     warnings = metadata_warnings(manifest, source)
     inputs = _stage_inputs(manifest, directory, settings, progress)
+    secrets.values += [v for i in manifest.inputs if i.uri for v in uri_secrets(i.uri)]
     image = open_builder(manifest.builder).build(directory, manifest, progress=progress)
 
     progress.step("copying the analysis into the crate")
@@ -288,6 +289,20 @@ def _image_record(image: BuiltImage, manifest: Manifest) -> ImageRecord:
 # -- inputs -------------------------------------------------------------------------------
 
 
+def uri_secrets(uri: str) -> list[str]:
+    """Credential values carried in a URI (user info, authz/token query values)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from preserve.data.base import redact
+
+    parts = urlsplit(uri)
+    found = [parts.password] if parts.password else []
+    if redact(uri) != uri:
+        redacted = dict(parse_qsl(urlsplit(redact(uri)).query, keep_blank_values=True))
+        found += [v for k, v in parse_qsl(parts.query) if redacted.get(k) == "***" and v]
+    return found
+
+
 def input_mount(name: str, source_name: str, is_dir: bool) -> str:
     return f"{MOUNT_ROOT}/inputs/{name}" + ("" if is_dir else f"/{source_name}")
 
@@ -295,6 +310,7 @@ def input_mount(name: str, source_name: str, is_dir: bool) -> str:
 def _stage_inputs(
     manifest: Manifest, directory: Path, settings: Settings, progress: Progress
 ) -> list[_Staged]:
+    from preserve.data.base import redact
     from preserve.data.stage import stage
 
     staged = []
@@ -304,9 +320,11 @@ def _stage_inputs(
         progress.step(f"staging input '{spec.name}' from {spec.uri}")
         data = stage(spec.name, spec.uri, settings, expected_sha256=spec.sha256, progress=progress)
         basename = PurePosixPath(spec.uri.split("?", 1)[0]).name or spec.name
+        # A credential in the URI (user info, ?authz=<macaroon>, ...) never enters the crate.
+        recorded_uri = redact(spec.uri)
         record = InputRecord(
             name=spec.name,
-            id=spec.uri,
+            id=recorded_uri,
             mount=input_mount(spec.name, basename, False),
             size=data.size,
             sha256=data.sha256,

@@ -85,8 +85,11 @@ def capture_cli(analysis: Path, out: Path, *extra: str):  # type: ignore[no-unty
     )
 
 
+URI_SECRET = "MDAxY2xvY2F0aW9uIE9wdGlvbmFsLmVtcHR5CjAwMThpZGVudGlmaWVyIHNlY3JldAo"
+
+
 def test_unseen_analysis_captured(tmp_path: Path, base_image: str, http_data: str) -> None:
-    analysis = make_analysis(tmp_path, http_data)
+    analysis = make_analysis(tmp_path, f"{http_data}?authz={URI_SECRET}")
     proc = capture_cli(analysis, tmp_path / "crate")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -96,7 +99,7 @@ def test_unseen_analysis_captured(tmp_path: Path, base_image: str, http_data: st
     crate = Path(report["crate"])
     g = load_graph(crate)
     action = g[g["./"]["mentions"]["@id"]]
-    assert http_data in {o["@id"] for o in action["object"]}
+    assert f"{http_data}?authz=***" in {o["@id"] for o in action["object"]}
     assert json.loads((crate / "outputs" / "summary.json").read_text())["n_peaks"] > 0
     assert g["#env-MODE"]["value"] == "fast"
     # seeded secrets never appear in any file of the crate
@@ -104,6 +107,7 @@ def test_unseen_analysis_captured(tmp_path: Path, base_image: str, http_data: st
         data = path.read_bytes()
         assert ENV_SECRET.encode() not in data, path
         assert CONFIG_SECRET.encode() not in data, path
+        assert URI_SECRET.encode() not in data, path
     assert g["#env-SECRET_TOKEN"]["value"] == "<withheld by preserve>"
     config = json.loads((crate / "analysis" / "config.json").read_text())
     assert config["api_token"] == "<withheld by preserve>" and config["threshold"] == 0.9
@@ -196,7 +200,7 @@ def test_prebuilt_image_and_timeout(tmp_path: Path, base_image: str) -> None:
         name: sleepy
         title: An analysis that hangs
         environment: {{builder: image, image: "{base_image}"}}
-        command: [python3, -c, "import time, sys; print('starting', file=sys.stderr); time.sleep(60)"]
+        command: [python3, -c, "import time,sys; print('starting',file=sys.stderr); time.sleep(60)"]
         outputs: [never.txt]
         resources: {{timeout: 2}}
         """)
