@@ -108,7 +108,7 @@ def _collect(root: Path, folder: Path, out: list[Entry]) -> None:
                 out.append(Entry(title, path, is_dir=True))
             else:
                 _collect(root, path, out)
-        elif item.is_file(follow_symlinks=True) and not item.is_dir():
+        elif item.is_file():  # a link to a file is read through
             out.append(Entry(title, path))
         else:
             raise CrateError(

@@ -11,6 +11,10 @@ complete). ``index.json`` lists the pushed manifests:
   annotations, as the distribution referrers API would list it; ``referrers()``
   reads the ``subject`` of the manifests these entries point at. This is how
   the layout keeps referrers (it has no tag-schema index).
+
+``local:REPO`` without tag or digest names ``REPO:latest``, else the newest
+entry named ``REPO``. Images come back from ``docker load`` untagged; the ID
+returned is their config digest, which is checked.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ default). Crates, manifests and referrers travel over :mod:`preserve.oci.transpo
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -22,7 +22,7 @@ from preserve.oci.crate_io import download_crate, upload_crate
 from preserve.oci.digests import sha256_bytes
 from preserve.oci.engine_images import engine_pull, engine_push
 from preserve.oci.referrers import add_referrer, empty_index, fallback_tag, listed
-from preserve.oci.refs import OciRef, is_digest
+from preserve.oci.refs import OciRef
 from preserve.oci.registry_blobs import RegistryBlobs
 from preserve.oci.stores import (
     CRATE_ARTIFACT_TYPE,
@@ -173,6 +173,11 @@ class RegistryStore:
         return creds.engine_auth(self.registry) if creds else None
 
     def push_image(self, image: str, target: OciRef, *, progress: Progress) -> OciRef:
+        """Tag and push through the engine (``latest`` when ``target`` has no tag).
+
+        The engine needs a registry outside 127.0.0.0/8 that speaks plain HTTP
+        in its own ``insecure-registries`` (daemon.json) as well.
+        """
         self._check_host(target)
         repository = f"{self.registry}/{target.repository}"
         digest = engine_push(
@@ -181,6 +186,7 @@ class RegistryStore:
         return target.with_digest(digest)
 
     def pull_image(self, ref: OciRef, *, progress: Progress) -> str:
+        """``docker pull repo@digest``, skipped when the engine has that RepoDigest."""
         pinned = self._pinned(ref)
         assert pinned.digest is not None
         repository = f"{self.registry}/{ref.repository}"
@@ -243,9 +249,7 @@ class RegistryStore:
     def _fallback_index(self, tag_ref: OciRef) -> dict[str, Any]:
         if self.head_manifest(tag_ref) is None:
             return empty_index()
-        data, _, _ = self.get_manifest(tag_ref)
-        index = parse_manifest(data, str(tag_ref))
-        return index
+        return parse_manifest(self.get_manifest(tag_ref)[0], str(tag_ref))
 
     def pull_crate(self, ref: OciRef, dest: Path, *, progress: Progress) -> PulledCrate:
         data, _, digest = self.get_manifest(ref)
@@ -258,10 +262,11 @@ class RegistryStore:
         return PulledCrate(ref.with_digest(digest), manifest, dest)
 
     def referrers(self, subject: OciRef, artifact_type: str | None = None) -> list[Descriptor]:
+        self._check_host(subject)
         digest = subject.digest or self.resolve(subject)
         url = self.transport.url(subject.repository, f"referrers/{digest}")
         if artifact_type:
-            url += f"?artifactType={artifact_type}"
+            url += f"?artifactType={quote(artifact_type, safe='')}"
         found: list[Descriptor] = []
         while url:
             resp = self.transport.request(
@@ -273,12 +278,8 @@ class RegistryStore:
             )
             if resp.status_code == 404:  # no referrers API (distribution 2.8): the tag schema
                 tag_ref = OciRef(self.registry, subject.repository, tag=fallback_tag(digest))
-                if not found and self.head_manifest(tag_ref) is not None:
-                    return listed(
-                        parse_manifest(self.get_manifest(tag_ref)[0], str(tag_ref)), artifact_type
-                    )
-                return found
-            found += listed(_json(resp, url), artifact_type)
+                return found or listed(self._fallback_index(tag_ref), artifact_type)
+            found += listed(_json(resp, url), artifact_type)  # filtered here if not there
             url = _next_link(resp)
         return found
 
@@ -296,6 +297,3 @@ def _json(resp: requests.Response, url: str) -> dict[str, Any]:
 def _next_link(resp: requests.Response) -> str:
     nxt = resp.links.get("next", {}).get("url")
     return requests.compat.urljoin(resp.url, nxt) if nxt else ""
-
-
-__all__ = ["RegistryStore", "is_digest", "is_loopback", "json"]

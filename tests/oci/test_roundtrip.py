@@ -286,3 +286,27 @@ def test_layout_errors(settings: Settings, docker_engine: str) -> None:
 
     with pytest.raises(BuildError, match="no image"):
         store.push_image("preserve-test/does-not-exist:0", OciRef("local", "x"), progress=QUIET)
+
+
+def test_layout_tags_move_and_old_manifests_stay(settings: Settings, tmp_path: Path) -> None:
+    from tests.oci.conftest import make_crate
+
+    store = open_store(settings, OciRef("local", "ocitest/moving"))
+    base = make_crate(tmp_path / "base", big_folder_files=0)
+    subject = store.push_crate(
+        base, OciRef("local", "ocitest/moving", tag="base"), subject=None, annotations={},
+        progress=QUIET,
+    )  # fmt: skip
+    refs = []
+    for n in range(2):
+        crate = make_crate(tmp_path / f"c{n}", big_folder_files=0)
+        tag = OciRef("local", "ocitest/moving", tag="t")
+        refs.append(store.push_crate(crate, tag, subject=subject, annotations={}, progress=QUIET))
+        assert store.resolve(tag) == refs[-1].digest
+    assert {d.digest for d in store.referrers(subject)} == {r.digest for r in refs}
+    old = store.pull_crate(refs[0].with_tag(None), tmp_path / "old", progress=QUIET)
+    assert tree(old.directory) == tree(tmp_path / "c0")
+    untagged = store.push_crate(
+        base, OciRef("local", "ocitest/untagged"), subject=None, annotations={}, progress=QUIET
+    )
+    assert store.resolve(OciRef("local", "ocitest/untagged")) == untagged.digest
