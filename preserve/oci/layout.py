@@ -174,6 +174,8 @@ class LayoutStore:
                         return
                     if ref.tag:  # the tag moves; the old entry stays, unnamed
                         del notes[REF_NAME]
+                        if not notes:
+                            entry.pop("annotations", None)
             entry = desc.to_json()
             entry["annotations"] = {**desc.annotations, REF_NAME: name}
             manifests.append(entry)
