@@ -84,6 +84,8 @@ def validate_crate(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Run the community validator (offline wrapper in ../shared); (exit code, issues)."""
     report = tmp / f"report-{crate.name}.json"
+    # The wrapper runs `rocrate-validator`, installed beside this interpreter.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     proc = subprocess.run(
         [
             sys.executable,
@@ -98,6 +100,7 @@ def validate_crate(
         ],
         capture_output=True,
         text=True,
+        env={**os.environ, "PATH": path},
     )
     assert report.is_file(), proc.stdout + proc.stderr
     issues = json.loads(report.read_text()).get("issues", [])
