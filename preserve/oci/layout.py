@@ -27,7 +27,7 @@ from typing import Any
 from docker.errors import DockerException
 
 from preserve.engine import docker_client
-from preserve.errors import IntegrityError, RegistryError
+from preserve.errors import IntegrityError, PreserveError, RegistryError
 from preserve.oci.artifact import canonical_json, parse_manifest
 from preserve.oci.crate_io import download_crate, upload_crate
 from preserve.oci.digests import CHUNK, Verifier, copy_verified, sha256_bytes
@@ -186,6 +186,11 @@ class LayoutStore:
     def push_image(self, image: str, target: OciRef, *, progress: Progress) -> OciRef:
         self.ensure()
         img = local_image(image)
+        stored = self._stored_image(str(img.attrs["Id"]))
+        if stored is not None:  # images never change: no second `docker save`
+            progress.step(f"image {image} is already in {self.root}")
+            self._record(stored, target)
+            return target.with_digest(stored.digest)
         progress.step(f"saving image {image} into {self.root}")
         try:
             with progress.task(
@@ -206,6 +211,19 @@ class LayoutStore:
         digest = self.put_bytes(manifest)
         self._record(Descriptor(MANIFEST_MEDIA_TYPE, digest, len(manifest)), target)
         return target.with_digest(digest)
+
+    def _stored_image(self, image_id: str) -> Descriptor | None:
+        """The manifest of an image already in the layout, found by its config digest."""
+        for entry in read_index(self.root)["manifests"]:
+            if entry.get("artifactType") or entry.get("mediaType") != MANIFEST_MEDIA_TYPE:
+                continue
+            try:
+                manifest = parse_manifest(self._read(entry["digest"], entry["digest"]), "index")
+            except PreserveError:  # a damaged entry: push the image again instead
+                continue
+            if (manifest.get("config") or {}).get("digest") == image_id:
+                return Descriptor(MANIFEST_MEDIA_TYPE, entry["digest"], int(entry["size"]))
+        return None
 
     def pull_image(self, ref: OciRef, *, progress: Progress) -> str:
         manifest, _ = self._manifest(ref)
