@@ -39,7 +39,8 @@ from preserve.crate.model import (
     InputRecord,
     RunRecord,
 )
-from preserve.errors import CrateError, PreserveError, RunError
+from preserve.crate.target import check_target, finalize, staging_dir
+from preserve.errors import PreserveError, RunError
 from preserve.hashing import copy_tree_with_hash, copy_with_hash, hash_files
 from preserve.inventory import software_inventory
 from preserve.manifest import InputSpec, Manifest, load_manifest
@@ -113,16 +114,15 @@ def capture(
     environ = os.environ if environ is None else environ
     manifest = load_manifest(directory)
     crate_dir = (output or default_crate_dir(manifest)).resolve()
-    _check_target(crate_dir, overwrite)
+    check_target(crate_dir, overwrite)
     source = source_info(directory, allow_dirty=allow_dirty, exclude=(crate_dir,))
 
-    staging = crate_dir.parent / f".{crate_dir.name}.partial-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+    staging = staging_dir(crate_dir)
     try:
         result = _capture_into(
             staging, directory, manifest, source, settings, progress, environ, crate_dir
         )
-        _finalize(staging, crate_dir)
+        finalize(staging, crate_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -135,27 +135,6 @@ def capture(
             "with its stdout and stderr under logs/",
         )
     return result
-
-
-def _check_target(crate_dir: Path, overwrite: bool) -> None:
-    if crate_dir.exists() and (not crate_dir.is_dir() or any(crate_dir.iterdir())):
-        is_crate = (crate_dir / "ro-crate-metadata.json").is_file()
-        if not (overwrite and is_crate):
-            raise CrateError(
-                f"{crate_dir} already exists and is not empty",
-                hint="choose another -o directory"
-                + (", or pass --overwrite to replace that crate" if is_crate else ""),
-            )
-
-
-def _finalize(staging: Path, crate_dir: Path) -> None:
-    if crate_dir.exists():
-        old = crate_dir.parent / f".{crate_dir.name}.old-{uuid.uuid4().hex[:8]}"
-        crate_dir.rename(old)
-        staging.rename(crate_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(crate_dir)
 
 
 def _capture_into(

@@ -46,6 +46,7 @@ from preserve.crate.model import (
     Verdict,
 )
 from preserve.crate.plan import PlannedInput, RerunPlan, read_plan
+from preserve.crate.target import check_target, finalize, staging_dir
 from preserve.errors import ConfigError, CrateError, DataError, IntegrityError, RunError
 from preserve.hashing import hash_files
 from preserve.manifest import FILENAME, Manifest, parse_manifest
@@ -170,13 +171,12 @@ def rerun(
     atol = atol if atol is not None else tolerance.get("atol") or DEFAULT_ATOL
 
     rerun_dir = (output or Path.cwd() / f"{manifest.name}-rerun").resolve()
-    _check_target(rerun_dir, overwrite)
+    check_target(rerun_dir, overwrite)
     image_id = _image(plan, settings, progress)
     staged = _stage_inputs(plan, overrides, settings, progress)
     env, env_records = _environment(plan, environ)
 
-    staging = rerun_dir.parent / f".{rerun_dir.name}.partial-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+    staging = staging_dir(rerun_dir)
     try:
         run = _run(plan, image_id, staged, env, timeout, settings, staging, progress)
         comparisons: tuple[OutputComparison, ...] = ()
@@ -195,7 +195,7 @@ def rerun(
         _write_crate(
             plan, origin, manifest, staged, env_records, run, comparisons, staging, settings
         )
-        _finalize(staging, rerun_dir)
+        finalize(staging, rerun_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -216,27 +216,6 @@ def _manifest(plan: RerunPlan) -> Manifest:
     if not path.is_file():
         raise CrateError(f"the crate has no {ANALYSIS_DIR}/{FILENAME}; it cannot be rerun")
     return parse_manifest(path.read_text(encoding="utf-8"), source=str(path))
-
-
-def _check_target(rerun_dir: Path, overwrite: bool) -> None:
-    if rerun_dir.exists() and (not rerun_dir.is_dir() or any(rerun_dir.iterdir())):
-        is_crate = (rerun_dir / "ro-crate-metadata.json").is_file()
-        if not (overwrite and is_crate):
-            raise CrateError(
-                f"{rerun_dir} already exists and is not empty",
-                hint="choose another -o directory"
-                + (", or pass --overwrite to replace that crate" if is_crate else ""),
-            )
-
-
-def _finalize(staging: Path, target: Path) -> None:
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(target)
 
 
 # -- fetch and verify --------------------------------------------------------------------------

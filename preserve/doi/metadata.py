@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from preserve.doi.links import OCI_ALTERNATE_TYPE, oci_ref_from_url, oci_ref_to_url
 from preserve.doi.validation import SCHEMA_VERSION, to_xml, validate_attributes
+from preserve.manifest import Funding  # the manifest's funding, as DataCite takes it
 from preserve.oci.refs import OciRef, check_digest
 
 __all__ = [
@@ -66,13 +67,6 @@ class InputData:
     name: str
     uri: str
     doi: str | None = None
-
-
-@dataclass(frozen=True)
-class Funding:
-    funder: str
-    funder_ror: str | None = None
-    award: str | None = None
 
 
 @dataclass(frozen=True)
