@@ -89,7 +89,8 @@ def publish(
     work = Path(tempfile.mkdtemp(prefix="publish-", dir=_scratch(settings)))
     try:
         pulled = pull(target, work / "crate", settings=settings, progress=progress)
-        destination = to or str(ref.with_tag(ref.tag).pinned().with_tag(None)).split("@")[0]
+        # Republish where it came from: same registry and repository, tag from the crate.
+        destination = to or str(ref.with_tag(None)).split("@")[0]
         return _publish_dir(
             pulled.directory,
             settings,

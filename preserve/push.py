@@ -14,9 +14,15 @@ from typing import Any
 from preserve.crate.graph import Graph
 from preserve.crate.io import read_document
 from preserve.crate.update import container_image, pin_image
-from preserve.errors import CrateError
+from preserve.errors import CrateError, PreserveError
 from preserve.oci.refs import LOCAL, OciRef
-from preserve.oci.stores import CRATE_ARTIFACT_TYPE, PulledCrate, default_target, open_store
+from preserve.oci.stores import (
+    CRATE_ARTIFACT_TYPE,
+    OciStore,
+    PulledCrate,
+    default_target,
+    open_store,
+)
 from preserve.progress import QUIET, Progress
 from preserve.settings import Settings
 
@@ -84,12 +90,14 @@ def push(
 ) -> PushResult:
     target = target_for(crate_dir, settings, to)
     store = open_store(settings, target)
-    image = container_image(Graph(read_document(crate_dir)))
-    image_id = str(image.get("identifier", ""))
-    if not image_id.startswith("sha256:"):
-        raise CrateError("the crate's container image has no local image ID (identifier)")
-    progress.step(f"pushing image {image_id[:19]} to {target}")
-    image_ref = store.push_image(image_id, target, progress=progress)
+    image_ref = _already_there(crate_dir, target, store)
+    if image_ref is None:
+        image = container_image(Graph(read_document(crate_dir)))
+        image_id = str(image.get("identifier", ""))
+        if not image_id.startswith("sha256:"):
+            raise CrateError("the crate's container image has no local image ID (identifier)")
+        progress.step(f"pushing image {image_id[:19]} to {target}")
+        image_ref = store.push_image(image_id, target, progress=progress)
     pin_image(crate_dir, image_ref)
     document = read_document(crate_dir)
     crate_target = target.with_tag(f"{target.tag}{CRATE_TAG_SUFFIX}")
@@ -102,6 +110,22 @@ def push(
         progress=progress,
     )
     return PushResult(crate_ref=crate_ref.pinned(), image_ref=image_ref.pinned())
+
+
+def _already_there(crate_dir: Path, target: OciRef, store: OciStore) -> OciRef | None:
+    """The image's pinned reference when the crate records it in ``target``'s repository
+    and the store has it: then nothing needs pushing (nor the image to be local)."""
+    recorded = image_ref_of(crate_dir)
+    if recorded is None or (recorded.registry, recorded.repository) != (
+        target.registry,
+        target.repository,
+    ):
+        return None
+    try:
+        store.resolve(recorded)
+    except PreserveError:
+        return None
+    return recorded.with_tag(target.tag)
 
 
 def pull(

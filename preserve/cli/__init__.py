@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from preserve import __version__
 from preserve.cli._context import AppContext
@@ -75,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     except PreserveError as exc:
         if debug:
             traceback.print_exc()
-        err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        # Messages are plain text: escape them, or rich would eat "[publisher]" as markup.
+        err_console().print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console().print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            err_console().print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         err_console().print("aborted")

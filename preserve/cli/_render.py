@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -49,7 +50,7 @@ class RichProgress:
     """Progress bars on a terminal; phase notes as plain lines."""
 
     def step(self, message: str) -> None:
-        err_console().print(f"[cyan]•[/] {message}", highlight=False)
+        err_console().print(f"[cyan]•[/] {escape(message)}", highlight=False)
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Task]:
@@ -63,7 +64,7 @@ class StepsOnly:
     """Not a terminal: phase notes only, no bars."""
 
     def step(self, message: str) -> None:
-        err_console().print(f"• {message}", highlight=False)
+        err_console().print(f"• {escape(message)}", highlight=False)
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Task]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from preserve.cli._context import AppContext
 from preserve.cli._render import out_console, print_json, progress_for
@@ -53,13 +54,13 @@ def capture(
         return
     console = out_console()
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     run = result.record.run
-    console.print(f"[green]captured[/] {result.crate_dir}", highlight=False)
+    console.print(f"[green]captured[/] {escape(str(result.crate_dir))}", highlight=False)
     console.print(f"  image   {result.image.tag or result.image.image_id}", highlight=False)
     console.print(
         f"  run     {(run.end - run.start).total_seconds():.1f} s, exit {run.exit_code}",
         highlight=False,
     )
     for out in result.record.outputs:
-        console.print(f"  output  {out.id}  sha256:{out.sha256[:16]}…", highlight=False)
+        console.print(f"  output  {escape(out.id)}  sha256:{out.sha256[:16]}…", highlight=False)

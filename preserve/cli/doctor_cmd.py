@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from preserve.cli._context import AppContext
 from preserve.cli._render import out_console, print_json
@@ -29,8 +30,8 @@ def doctor(app: AppContext, as_json: bool) -> None:
     else:
         console = out_console()
         for c in checks:
-            console.print(f"{MARK[c.status]} {c.name:<13} {c.detail}", highlight=False)
+            console.print(f"{MARK[c.status]} {c.name:<13} {escape(c.detail)}", highlight=False)
             if c.hint and c.status != "ok":
-                console.print(f"  {'':<13} [yellow]hint:[/] {c.hint}", highlight=False)
+                console.print(f"  {'':<13} [yellow]hint:[/] {escape(c.hint)}", highlight=False)
         console.print("all checks passed" if ok else "[red]some checks failed[/]")
     sys.exit(0 if ok else 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from preserve.cli._context import AppContext
 from preserve.cli._render import out_console, print_json, progress_for
@@ -53,7 +54,7 @@ def publish(
         return
     console = out_console()
     console.print(f"[green]{result.state}[/] {result.doi}", highlight=False)
-    console.print(f"  landing page  {result.url}", highlight=False)
+    console.print(f"  landing page  {escape(str(result.url))}", highlight=False)
     console.print(f"  crate         {result.crate_ref}", highlight=False)
     console.print(f"  image         {result.image_ref}", highlight=False)
     if not result.globally_resolvable:
@@ -119,6 +120,6 @@ def resolve(app: AppContext, doi: str, as_json: bool) -> None:
         "source",
     ):
         value = ", ".join(creators) if key == "creators" else data[key]
-        console.print(f"{key.replace('_', ' '):<17} {value}", highlight=False)
+        console.print(f"{key.replace('_', ' '):<17} {escape(str(value))}", highlight=False)
     if not r.resolvable:
         console.print("[yellow]this DOI is not globally resolvable (sandbox)[/]")

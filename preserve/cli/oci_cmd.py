@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from preserve.cli._context import AppContext
 from preserve.cli._render import out_console, print_json, progress_for
@@ -59,4 +60,6 @@ def pull(app: AppContext, ref: str, output: Path | None, as_json: bool) -> None:
             }
         )
         return
-    out_console().print(f"pulled {pulled.ref} into {pulled.directory}", highlight=False)
+    out_console().print(
+        f"pulled {pulled.ref} into {escape(str(pulled.directory))}", highlight=False
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from preserve.cli._context import AppContext
@@ -87,7 +88,9 @@ def rerun(
     else:
         console = out_console()
         if result.new_data:
-            console.print(f"[green]ran on new data[/]: crate {result.rerun_dir}", highlight=False)
+            console.print(
+                f"[green]ran on new data[/]: crate {escape(str(result.rerun_dir))}", highlight=False
+            )
             return
         table = Table(
             title=f"rerun of {result.origin.doi or result.origin.crate_ref or target}",
@@ -96,9 +99,9 @@ def rerun(
         for col in ("output", "verdict", "details"):
             table.add_column(col)
         for c in result.comparisons:
-            table.add_row(c.path, f"[{STYLE[c.verdict]}]{c.verdict}[/]", c.summary)
+            table.add_row(escape(c.path), f"[{STYLE[c.verdict]}]{c.verdict}[/]", escape(c.summary))
         console.print(table)
-        console.print(f"rerun crate: {result.rerun_dir}", highlight=False)
+        console.print(f"rerun crate: {escape(str(result.rerun_dir))}", highlight=False)
     if result.reproduced is False:
         bad = [c.path for c in result.comparisons if c.verdict in ("different", "missing")]
         raise NotReproduced(
