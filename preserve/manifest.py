@@ -79,6 +79,7 @@ class Manifest:
     keywords: tuple[str, ...] = ()
     builder: str = "repo2docker"
     image: str | None = None
+    base_image: str | None = None
     platform: str | None = None
     workdir: str | None = None
     config: str | None = None
@@ -176,6 +177,7 @@ def _from_data(data: dict[str, Any]) -> Manifest:
         keywords=tuple(data.get("keywords") or ()),
         builder=env.get("builder", "repo2docker"),
         image=env.get("image"),
+        base_image=env.get("base_image"),
         platform=env.get("platform"),
         workdir=data.get("workdir"),
         config=data.get("config"),

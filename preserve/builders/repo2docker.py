@@ -73,6 +73,8 @@ class Repo2DockerBuilder:
         )
         if manifest.platform:
             app.platform = manifest.platform
+        if manifest.base_image:
+            app.base_image = manifest.base_image
         app.initialize()
         collect = _Collect(progress)
         app.log.handlers = [collect]
@@ -82,8 +84,7 @@ class Repo2DockerBuilder:
         except (ContainerEngineException, SystemExit, ValueError, OSError) as exc:
             raise BuildError(
                 f"repo2docker could not build {directory}: {_reason(exc, collect)}",
-                hint="fix the environment files (Dockerfile, requirements.txt, ...) and "
-                "run capture again; --debug shows the full build log",
+                hint=_hint(exc, app.base_image),
             ) from exc
         image = _find(client, tag)
         if image is None:
@@ -142,6 +143,22 @@ def _built(
         builder_version=version,
         buildpack=buildpack,
         reused=reused,
+    )
+
+
+def _hint(exc: BaseException, base_image: str) -> str:
+    text = str(exc)
+    pull_failures = ("registry-1.docker.io", "no such host", "pull access denied", "refused")
+    if any(s in text for s in pull_failures):
+        return (
+            f"the build needs an image it cannot pull (repo2docker's buildpacks start FROM "
+            f"{base_image}); make it available locally (docker pull / docker load), set "
+            "environment.base_image to a mirror you can reach, or build FROM a local image "
+            "with a Dockerfile"
+        )
+    return (
+        "fix the environment files (Dockerfile, requirements.txt, ...) and run capture "
+        "again; --debug shows the full build log"
     )
 
 

@@ -213,3 +213,24 @@ def test_prebuilt_image_and_timeout(tmp_path: Path, base_image: str) -> None:
     g = load_graph(tmp_path / "crate")
     image = g["#container-image"]
     assert image["name"] == "preserve-base" and image["tag"] == "bookworm"
+
+
+def test_other_repo2docker_conventions_are_honoured(tmp_path: Path, base_image: str) -> None:
+    """A requirements.txt analysis goes to repo2docker's Python buildpack. Its buildpacks
+    start FROM buildpack-deps on Docker Hub, which this machine cannot reach: the failure
+    names the buildpack, the image and what to do, without a traceback."""
+    analysis = tmp_path / "reqs"
+    analysis.mkdir()
+    (analysis / "requirements.txt").write_text("numpy\n")
+    (analysis / "preserve.yaml").write_text(
+        "name: reqs\ntitle: t\nlicense: MIT\ncommand: [python, x.py]\noutputs: [x]\n"
+        "environment: {base_image: '127.0.0.1:9/buildpack-deps:24.04'}\n"
+    )
+    git_commit_all(analysis)
+    proc = run_preserve("capture", str(analysis), "-o", str(tmp_path / "crate"))
+    assert proc.returncode == 1
+    assert "PythonBuildPack" in proc.stderr
+    assert "127.0.0.1:9/buildpack-deps:24.04" in proc.stderr
+    assert "environment.base_image" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "crate").exists()
