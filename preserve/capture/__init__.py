@@ -1,0 +1,181 @@
+"""``preserve capture``: run an analysis in its environment and record it as an RO-Crate.
+
+The crate is assembled in a hidden directory beside the target and moved into
+place only when complete, so a failure never leaves half a crate where a
+complete one is expected. A run that fails still yields a crate, marked with
+``FailedActionStatus``, for debugging.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from preserve import __version__
+from preserve.builders.base import BuiltImage, open_builder
+from preserve.capture.analysis import copy_analysis, write_extra
+from preserve.capture.describe import first_affiliation, image_record, metadata_warnings
+from preserve.capture.execute import run_analysis
+from preserve.capture.inputs import stage_inputs, uri_secrets
+from preserve.capture.outputs import collect_outputs, log_records
+from preserve.capture.withheld import Withheld, config_record, env_records, scrub_analysis
+from preserve.crate.io import dumps, write_metadata
+from preserve.crate.jsonld import iso
+from preserve.crate.model import COMPLETED, FAILED, OUTPUTS_DIR, CrateRecord
+from preserve.crate.target import check_target, finalize, staging_dir
+from preserve.errors import RunError
+from preserve.inventory import software_inventory
+from preserve.manifest import Manifest, load_manifest
+from preserve.progress import QUIET, Progress
+from preserve.settings import Settings
+from preserve.source import SourceInfo, source_info
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    crate_dir: Path
+    image: BuiltImage
+    record: CrateRecord
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "crate": str(self.crate_dir),
+            "status": "completed" if self.record.run.status == COMPLETED else "failed",
+            "image": {
+                "id": self.image.image_id,
+                "digest": self.record.image.digest,
+                "tag": self.image.tag,
+            },
+            "outputs": [
+                {"path": o.id.removeprefix(f"{OUTPUTS_DIR}/"), "size": o.size, "sha256": o.sha256}
+                for o in self.record.outputs
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+def default_crate_dir(manifest: Manifest) -> Path:
+    return Path.cwd() / f"{manifest.name}-crate"
+
+
+def capture(
+    directory: Path,
+    *,
+    settings: Settings,
+    output: Path | None = None,
+    allow_dirty: bool = False,
+    overwrite: bool = False,
+    progress: Progress = QUIET,
+    environ: Mapping[str, str] | None = None,
+) -> CaptureResult:
+    """Build, run and record the analysis in ``directory``; see the module docstring."""
+    directory = directory.resolve()
+    environ = os.environ if environ is None else environ
+    manifest = load_manifest(directory)
+    crate_dir = (output or default_crate_dir(manifest)).resolve()
+    check_target(crate_dir, overwrite)
+    source = source_info(directory, allow_dirty=allow_dirty, exclude=(crate_dir,))
+
+    staging = staging_dir(crate_dir)
+    try:
+        result = _capture_into(
+            staging, directory, manifest, source, settings, progress, environ, crate_dir
+        )
+        finalize(staging, crate_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result = CaptureResult(crate_dir, result.image, result.record, result.warnings)
+    run = result.record.run
+    if run.status == FAILED:
+        raise RunError(
+            f"the analysis failed: {run.error}",
+            hint=f"the crate {crate_dir} records the failed run (FailedActionStatus) "
+            "with its stdout and stderr under logs/",
+        )
+    return result
+
+
+def _capture_into(
+    staging: Path,
+    directory: Path,
+    manifest: Manifest,
+    source: SourceInfo,
+    settings: Settings,
+    progress: Progress,
+    environ: Mapping[str, str],
+    crate_dir: Path,
+) -> CaptureResult:
+    secrets = Withheld()
+    warnings = metadata_warnings(manifest, source)
+    inputs = stage_inputs(manifest, directory, settings, progress)
+    secrets.values += [v for i in manifest.inputs if i.uri for v in uri_secrets(i.uri)]
+    image = open_builder(manifest.builder).build(directory, manifest, progress=progress)
+
+    progress.step("copying the analysis into the crate")
+    analysis_files, input_records, extra_files = copy_analysis(
+        directory, manifest, staging, inputs, exclude=(crate_dir, staging)
+    )
+    config = config_record(directory, manifest, staging, secrets)
+    env = env_records(manifest, environ, secrets)
+
+    sources = {s.spec.name: s.host_path for s in inputs}
+    sources |= {i.name: directory / str(i.path) for i in manifest.inputs if i.path is not None}
+    progress.step(f"running the analysis: {' '.join(manifest.command)}")
+    run = run_analysis(
+        directory,
+        manifest,
+        staging,
+        image,
+        input_records,
+        sources,
+        config,
+        environ,
+        secrets,
+        settings,
+        progress,
+    )
+    outputs, run = collect_outputs(manifest, staging, run, secrets, warnings)
+
+    progress.step("recording the software inventory of the image")
+    inventory = software_inventory(image.image_id, settings.cache_dir, settings.runner)
+    extra_files += write_extra(
+        staging,
+        "environment/software.json",
+        dumps(inventory).encode(),
+        "Software inventory of the image: OS, Debian, Python and conda packages.",
+    )
+    extra_files += log_records(staging)
+    if source.dirty and source.diff is not None:
+        extra_files += write_extra(
+            staging,
+            "analysis.diff",
+            source.diff.encode(),
+            "Uncommitted changes of the analysis at capture time.",
+        )
+    if secrets.values:
+        analysis_files = scrub_analysis(staging, analysis_files, secrets)
+
+    record = CrateRecord(
+        manifest=manifest,
+        source=source,
+        image=image_record(image, manifest),
+        run=run,
+        inputs=tuple(input_records),
+        outputs=tuple(outputs),
+        env=tuple(env),
+        config=config,
+        analysis_files=tuple(analysis_files),
+        extra_files=tuple(extra_files),
+        date_published=iso(datetime.now(UTC)),
+        preserve_version=__version__,
+        publisher=settings.publisher or first_affiliation(manifest),
+    )
+    write_metadata(record, staging)
+    return CaptureResult(staging, image, record, tuple(warnings))

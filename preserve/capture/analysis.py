@@ -1,0 +1,154 @@
+"""The analysis directory copied into the crate, hashed as it streams; local inputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from preserve.capture.inputs import StagedInput, input_mount
+from preserve.crate.model import (
+    ANALYSIS_DIR,
+    FileRecord,
+    InputRecord,
+)
+from preserve.hashing import copy_tree_with_hash, copy_with_hash, hash_files
+from preserve.manifest import Manifest
+from preserve.mediatypes import guess
+
+
+def list_files(directory: Path, exclude: tuple[Path, ...]) -> list[str]:
+    """Files of the analysis: git's view (tracked + untracked, not ignored) or a walk."""
+    proc = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(directory),
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ],
+        capture_output=True,
+    )
+    if proc.returncode == 0:
+        names = [n for n in proc.stdout.decode().split("\0") if n]
+    else:
+        names = []
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__"))
+            names += [Path(root, f).relative_to(directory).as_posix() for f in files]
+    out = []
+    for name in sorted(set(names)):
+        path = directory / name
+        if any(path.is_relative_to(e) for e in exclude) or not path.is_file() or path.is_symlink():
+            continue
+        out.append(name)
+    return out
+
+
+def copy_analysis(
+    directory: Path,
+    manifest: Manifest,
+    staging: Path,
+    remote: list[StagedInput],
+    exclude: tuple[Path, ...],
+) -> tuple[list[FileRecord], list[InputRecord], list[FileRecord]]:
+    """Copy the analysis (hashing as it streams) and describe its local inputs."""
+    target = staging / ANALYSIS_DIR
+    local_specs = [i for i in manifest.inputs if i.path is not None]
+    folders = [s for s in local_specs if (directory / str(s.path)).is_dir()]
+    folder_prefixes = tuple(
+        f"{PurePosixPath(str(s.path)).as_posix().rstrip('/')}/" for s in folders
+    )
+    names = [
+        n
+        for n in list_files(directory, exclude)
+        if not n.startswith(folder_prefixes) and n != manifest.config
+    ]
+    for spec in local_specs:  # declared inputs are included even if git ignores them
+        if spec not in folders and spec.path not in names:
+            names.append(str(PurePosixPath(str(spec.path))))
+    digests = copy_files(directory, target, sorted(set(names)))
+
+    records: dict[str, InputRecord] = {s.spec.name: s.record for s in remote}
+    extra: list[FileRecord] = []
+    for spec in local_specs:
+        rel = PurePosixPath(str(spec.path)).as_posix().rstrip("/")
+        crate_id = f"{ANALYSIS_DIR}/{rel}"
+        if spec in folders:
+            entries = copy_tree_with_hash(directory / rel, target / rel)
+            listing = "".join(f"{e.sha256}  {e.relpath}\n" for e in entries).encode()
+            manifest_file = write_extra(
+                staging,
+                f"checksums/{spec.name}.sha256",
+                listing,
+                f"SHA-256 of every file of input '{spec.name}' (sha256sum format).",
+            )
+            extra += manifest_file
+            records[spec.name] = InputRecord(
+                name=spec.name,
+                id=f"{crate_id}/",
+                mount=input_mount(spec.name, "", True),
+                size=sum(e.size for e in entries),
+                sha256=None,
+                encoding_format=None,
+                remote=False,
+                is_dir=True,
+                doi=spec.doi,
+                description=spec.description,
+                file_count=len(entries),
+                checksum_manifest=manifest_file[0].id,
+            )
+        else:
+            size, sha = digests[rel]
+            records[spec.name] = InputRecord(
+                name=spec.name,
+                id=crate_id,
+                mount=input_mount(spec.name, PurePosixPath(rel).name, False),
+                size=size,
+                sha256=sha,
+                encoding_format=guess(rel),
+                remote=False,
+                doi=spec.doi,
+                description=spec.description,
+            )
+    local_ids = {r.id for r in records.values()}
+    files = [
+        FileRecord(id=f"{ANALYSIS_DIR}/{n}", size=s, sha256=h, encoding_format=guess(n))
+        for n, (s, h) in sorted(digests.items())
+        if f"{ANALYSIS_DIR}/{n}" not in local_ids
+    ]
+    ordered = [records[i.name] for i in manifest.inputs]
+    return files, ordered, extra
+
+
+def copy_files(src: Path, dst: Path, names: list[str]) -> dict[str, tuple[int, str]]:
+    def one(name: str) -> tuple[str, tuple[int, str]]:
+        out = dst / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        d = copy_with_hash(src / name, out)
+        return name, (d.size, d.sha256)
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        return dict(pool.map(one, names))
+
+
+def write_extra(staging: Path, rel: str, data: bytes, description: str) -> list[FileRecord]:
+    path = staging / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    digest = hash_files([path])[path]
+    return [
+        FileRecord(
+            id=rel,
+            size=digest.size,
+            sha256=digest.sha256,
+            encoding_format=guess(rel),
+            description=description,
+        )
+    ]
