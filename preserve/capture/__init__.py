@@ -127,7 +127,6 @@ def _capture_into(
 
     sources = {s.spec.name: s.host_path for s in inputs}
     sources |= {i.name: directory / str(i.path) for i in manifest.inputs if i.path is not None}
-    progress.step(f"running the analysis: {' '.join(manifest.command)}")
     run = run_analysis(
         directory,
         manifest,
@@ -137,11 +136,11 @@ def _capture_into(
         sources,
         config,
         environ,
-        secrets,
-        settings,
+        secrets.values,
+        settings.runner,
         progress,
     )
-    outputs, run = collect_outputs(manifest, staging, run, secrets, warnings)
+    outputs = collect_outputs(manifest, staging, secrets, warnings)
 
     progress.step("recording the software inventory of the image")
     inventory = software_inventory(image.image_id, settings.cache_dir, settings.runner)

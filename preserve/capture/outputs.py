@@ -8,11 +8,9 @@ from preserve.capture.withheld import (
     Withheld,
 )
 from preserve.crate.model import (
-    COMPLETED,
     LOGS_DIR,
     OUTPUTS_DIR,
     FileRecord,
-    RunRecord,
 )
 from preserve.errors import PreserveError
 from preserve.hashing import hash_files
@@ -39,13 +37,11 @@ def log_records(staging: Path) -> list[FileRecord]:
 
 
 def collect_outputs(
-    manifest: Manifest, staging: Path, run: RunRecord, secrets: Withheld, warnings: list[str]
-) -> tuple[list[FileRecord], RunRecord]:
+    manifest: Manifest, staging: Path, secrets: Withheld, warnings: list[str]
+) -> list[FileRecord]:
+    """The declared outputs, hashed; refused if one carries a withheld credential."""
     outdir = staging / OUTPUTS_DIR
     present = [o for o in manifest.outputs if (outdir / o).is_file()]
-    missing = [o for o in manifest.outputs if o not in present]
-    if missing and run.status == COMPLETED:
-        run = with_error(run, "declared outputs missing after the run: " + ", ".join(missing))
     if secrets.values:
         for rel in present:
             if scrub((outdir / rel).read_bytes(), secrets.values)[1]:
@@ -75,10 +71,4 @@ def collect_outputs(
         )
         for o in present
     ]
-    return records, run
-
-
-def with_error(run: RunRecord, error: str) -> RunRecord:
-    from dataclasses import replace
-
-    return replace(run, error=error)
+    return records

@@ -8,7 +8,6 @@ from pathlib import Path, PurePosixPath
 
 from preserve.crate.model import (
     ANALYSIS_DIR,
-    LOGS_DIR,
     MOUNT_ROOT,
     ConfigRecord,
     EnvRecord,
@@ -67,17 +66,6 @@ def env_records(
             secrets.values.append(value)
         out.append(EnvRecord(name=spec.name, value=None if withheld else value, withheld=withheld))
     return out
-
-
-def scrub_logs(staging: Path, secrets: Withheld) -> None:
-    if not secrets.values:
-        return
-    for name in ("stdout.txt", "stderr.txt"):
-        path = staging / LOGS_DIR / name
-        if path.is_file():
-            data, n = scrub(path.read_bytes(), secrets.values)
-            if n:
-                path.write_bytes(data)
 
 
 def scrub_analysis(staging: Path, files: list[FileRecord], secrets: Withheld) -> list[FileRecord]:

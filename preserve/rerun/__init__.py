@@ -111,7 +111,7 @@ def rerun(
 
     staging = staging_dir(rerun_dir)
     try:
-        run = run_rerun(plan, image_id, staged, env, timeout, settings, staging, progress)
+        run = run_rerun(plan, image_id, staged, env, timeout, settings.runner, staging, progress)
         comparisons: tuple[OutputComparison, ...] = ()
         if not overrides and run.error is None:
             progress.step("comparing outputs with the published ones")

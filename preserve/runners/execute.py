@@ -1,0 +1,114 @@
+"""Run one analysis command and record it: shared by ``capture`` and ``rerun``.
+
+A :class:`Recipe` says what to run, whether it came from ``preserve.yaml``
+(capture) or from a crate (rerun). :func:`execute` lays out the mounts, fills
+the placeholders, runs the container, checks the declared outputs, and returns
+the :class:`~preserve.crate.model.RunRecord`. The error it records is computed
+from logs already scrubbed of withheld values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from preserve.crate.model import LOGS_DIR, OUTDIR_MOUNT, OUTPUTS_DIR, RunRecord
+from preserve.progress import Progress
+from preserve.runners.base import Mount, RunSpec, open_runner
+from preserve.runners.command import run_error, stderr_tail, substitute
+from preserve.secrets import scrub
+
+
+@dataclass(frozen=True)
+class Recipe:
+    image: str
+    command: tuple[str, ...]  # the template, with {inputs.NAME}, {config}, {outdir}
+    inputs: Mapping[str, tuple[Path, str]]  # name -> (host path, mount in the container)
+    outputs: Sequence[str]
+    config: tuple[Path, str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+    workdir: str | None = None
+    memory: str | None = None
+    cpus: float | None = None
+    timeout: float | None = None
+    image_ref: str | None = None
+
+
+def execute(
+    recipe: Recipe,
+    staging: Path,
+    *,
+    runner_name: str,
+    progress: Progress,
+    withheld: Sequence[str] = (),
+    id_prefix: str = "run",
+) -> RunRecord:
+    """Run ``recipe`` with its outputs in ``staging/outputs`` and its logs in ``staging/logs``."""
+    outdir = staging / OUTPUTS_DIR
+    outdir.mkdir()
+    outdir.chmod(0o777)  # the image may run as a non-root user
+    logs = staging / LOGS_DIR
+    logs.mkdir()
+    mounts = [Mount(host, mount) for host, mount in recipe.inputs.values()]
+    values = {f"inputs.{name}": mount for name, (_, mount) in recipe.inputs.items()}
+    values["outdir"] = OUTDIR_MOUNT
+    if recipe.config:
+        mounts.append(Mount(*recipe.config))
+        values["config"] = recipe.config[1]
+    mounts.append(Mount(outdir, OUTDIR_MOUNT, read_only=False))
+    spec = RunSpec(
+        image=recipe.image,
+        command=substitute(recipe.command, values),
+        mounts=tuple(mounts),
+        env=dict(recipe.env),
+        network=recipe.network,
+        workdir=recipe.workdir,
+        memory=recipe.memory,
+        cpus=recipe.cpus,
+        timeout=recipe.timeout,
+        image_ref=recipe.image_ref,
+    )
+    runner = open_runner(runner_name)
+    progress.step(f"running {' '.join(spec.command)}")
+    result = runner.run(
+        spec, stdout=logs / "stdout.txt", stderr=logs / "stderr.txt", progress=progress
+    )
+    _scrub(logs, withheld)
+    error = run_error(result, spec, logs / "stderr.txt")
+    missing = [o for o in recipe.outputs if not (outdir / o).is_file()]
+    if error is None and missing:
+        error = "declared outputs missing after the run: " + ", ".join(missing)
+        tail = stderr_tail(logs / "stderr.txt")
+        error += f"; last lines of stderr:\n{tail}" if tail else ""
+    return RunRecord(
+        id=f"#{id_prefix}-{uuid.uuid4()}",
+        command=spec.command,
+        command_template=recipe.command,
+        start=result.start,
+        end=result.end,
+        exit_code=result.exit_code,
+        peak_memory=result.peak_memory,
+        cpu_seconds=result.cpu_seconds,
+        oom_killed=result.oom_killed,
+        timed_out=result.timed_out,
+        error=error,
+        workdir=recipe.workdir,
+        network=recipe.network,
+        memory=recipe.memory,
+        cpus=recipe.cpus,
+        timeout=recipe.timeout,
+        runner=runner.name,
+        runner_version=runner.describe(),
+    )
+
+
+def _scrub(logs: Path, withheld: Sequence[str]) -> None:
+    if not withheld:
+        return
+    for path in (logs / "stdout.txt", logs / "stderr.txt"):
+        data, replaced = scrub(path.read_bytes(), withheld)
+        if replaced:
+            path.write_bytes(data)
