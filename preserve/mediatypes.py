@@ -5,6 +5,9 @@ from __future__ import annotations
 import mimetypes
 from pathlib import PurePath
 
+# Python's built-in table only (not /etc/mime.types): the same file gets the same type on
+# every machine, so crate metadata and artifact digests do not depend on where they were made.
+_BUILTIN = mimetypes.MimeTypes(filenames=())
 _EXTRA = {
     ".h5": "application/x-hdf5",
     ".hdf5": "application/x-hdf5",
@@ -50,5 +53,5 @@ def guess(path: str | PurePath) -> str:
     suffix = p.suffix.lower()
     if suffix in _EXTRA:
         return _EXTRA[suffix]
-    guessed, _ = mimetypes.guess_type(p.name)
+    guessed, _ = _BUILTIN.guess_type(p.name, strict=True)
     return guessed or "application/octet-stream"

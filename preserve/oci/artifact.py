@@ -20,15 +20,15 @@ Everything is canonical JSON, so the same crate and inputs give the same digest.
 from __future__ import annotations
 
 import json
-import mimetypes
 import os
 import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from preserve.errors import CrateError
+from preserve.mediatypes import guess
 from preserve.oci.stores import (
     CRATE_ARTIFACT_TYPE,
     EMPTY_MEDIA_TYPE,
@@ -48,9 +48,6 @@ EMPTY_DESCRIPTOR = Descriptor(
     "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
     2,
 )
-# Python's built-in table only (no /etc/mime.types), so types do not vary by machine.
-_TYPES = mimetypes.MimeTypes(filenames=())
-_EXTRA_TYPES = {".h5": HDF5, ".hdf5": HDF5, ".nxs": HDF5, ".hdf": HDF5}
 
 
 def canonical_json(data: Any) -> bytes:
@@ -59,13 +56,8 @@ def canonical_json(data: Any) -> bytes:
 
 
 def media_type_for(title: str) -> str:
-    if title == METADATA_FILE:
-        return "application/ld+json"
-    suffix = PurePosixPath(title).suffix.lower()
-    if suffix in _EXTRA_TYPES:
-        return _EXTRA_TYPES[suffix]
-    guessed, _ = _TYPES.guess_type(title, strict=True)
-    return guessed or "application/octet-stream"
+    """The layer media type of a crate file: the same table as its RO-Crate encodingFormat."""
+    return guess(title)
 
 
 @dataclass(frozen=True)
