@@ -40,7 +40,6 @@ from preserve.oci.stores import (
 DIR_LAYER_THRESHOLD = 1000
 UNPACK = "io.deis.oras.content.unpack"
 TAR_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar"
-HDF5 = "application/x-hdf5"
 METADATA_FILE = "ro-crate-metadata.json"
 EMPTY_BLOB = b"{}"
 EMPTY_DESCRIPTOR = Descriptor(
