@@ -141,7 +141,7 @@ def _input(inp: InputRecord, extra: list[dict[str, Any]]) -> dict[str, Any]:
                 }
             )
     if props:
-        entity["additionalProperty"] = props
+        entity["additionalProperty"] = one_or_many(props)
     if inp.checksum_manifest:
         entity["subjectOf"] = _ref(inp.checksum_manifest)
     return entity
