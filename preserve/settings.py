@@ -129,6 +129,16 @@ class Settings(_Section):
         settings.config_file = path if path.is_file() else None
         return settings
 
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The config file's JSON Schema (published as schemas/config.schema.json)."""
+        schema = cls.model_json_schema()
+        schema["properties"].pop("config_file", None)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = "https://preserve.example.org/schemas/config/v1"
+        schema["title"] = "preserve configuration file (config.toml)"
+        return schema
+
     def public_dict(self) -> dict[str, Any]:
         """Settings as plain JSON-able data, secrets replaced by '***'."""
         data = self.model_dump(mode="json")
@@ -199,3 +209,11 @@ def _first_error(exc: ValidationError) -> str:
 
 
 RunnerName = Literal["docker", "podman"]
+
+
+if __name__ == "__main__":  # regenerate schemas/config.schema.json
+    import json
+    import sys
+
+    json.dump(Settings.json_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")

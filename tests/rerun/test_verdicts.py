@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from preserve.capture import capture
+from preserve.schemas import validator
 from preserve.settings import Settings
 from tests.conftest import run_preserve
 from tests.rerun.analyses import CONTROLLED, DIFFERENT, EQUIVALENT, make
@@ -21,6 +22,7 @@ def test_hdf5_bytes_differ_data_equal_is_equivalent(tmp_path: Path, base_image: 
     proc = run_preserve("rerun", str(tmp_path / "crate"), "-o", str(tmp_path / "rerun"), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
+    assert list(validator("rerun-report").iter_errors(report)) == []
     assert report["reproduced"] is True
     verdicts = {o["path"]: o for o in report["outputs"]}
     assert verdicts["summary.txt"]["verdict"] == "identical"
@@ -43,6 +45,7 @@ def test_numbers_beyond_tolerance_are_different_with_location(
     assert proc.returncode == 3, proc.stderr
     assert "not reproduced" in proc.stderr
     report = json.loads(proc.stdout)
+    assert list(validator("rerun-report").iter_errors(report)) == []
     assert report["reproduced"] is False
     h5 = next(o for o in report["outputs"] if o["path"] == "result.h5")
     assert h5["verdict"] == "different"
@@ -125,6 +128,7 @@ def test_new_data_runs_without_comparison(tmp_path: Path, base_image: str) -> No
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
+    assert list(validator("rerun-report").iter_errors(report)) == []
     assert report["new_data"] is True and report["reproduced"] is None and report["outputs"] == []
     assert (tmp_path / "r" / "outputs" / "done.txt").read_text() == "sleep 0.1\n"
     graph = {
