@@ -38,7 +38,7 @@ from preserve.doi.metadata import (
 from preserve.doi.mint import mint
 from preserve.doi.providers import DoiProvider, open_provider
 from preserve.errors import ConfigError, CrateError, IntegrityError
-from preserve.oci.refs import OciRef
+from preserve.oci.refs import OciRef, looks_like_path
 from preserve.oci.stores import open_store
 from preserve.progress import QUIET, Progress
 from preserve.push import PushResult, pull, push
@@ -85,6 +85,11 @@ def publish(
     path = Path(target)
     if path.is_dir():
         return _publish_dir(path, settings, provider, to, supplement_to, cites, progress)
+    if looks_like_path(target):
+        raise CrateError(
+            f"no crate directory at {target}",
+            hint="give a crate directory or the crate's OCI reference",
+        )
     ref = OciRef.parse(target)
     work = Path(tempfile.mkdtemp(prefix="publish-", dir=_scratch(settings)))
     try:

@@ -22,6 +22,11 @@ class InvalidReference(PreserveError):
     """A string is not a valid OCI reference."""
 
 
+def looks_like_path(text: str) -> bool:
+    """A path the user meant (./x, ../x, /x, ~/x), not an OCI reference."""
+    return text.startswith(("/", "./", "../", "~")) or text in (".", "..")
+
+
 def is_digest(text: str) -> bool:
     return bool(_DIGEST.match(text))
 

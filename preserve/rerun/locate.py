@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preserve.errors import CrateError
-from preserve.oci.refs import OciRef
+from preserve.oci.refs import OciRef, looks_like_path
 from preserve.oci.stores import open_store
 from preserve.progress import Progress
 from preserve.settings import Settings
@@ -34,6 +34,12 @@ def locate(target: str, settings: Settings, progress: Progress) -> Origin:
     path = Path(target)
     if path.is_dir():
         return Origin(path.resolve(), None, None)
+    if looks_like_path(target):
+        raise CrateError(
+            f"no crate directory at {target}",
+            hint="give a crate directory, an OCI reference (REGISTRY/REPOSITORY@sha256:...) "
+            "or a DOI",
+        )
     doi = None
     if is_doi(target):
         record = resolve(target, settings)

@@ -36,3 +36,20 @@ def test_invalid(text: str) -> None:
 def test_pinned() -> None:
     ref = OciRef.parse("reg.example.org/a:1").with_digest(DIGEST)
     assert str(ref.pinned()) == f"reg.example.org/a@{DIGEST}"
+
+
+@pytest.mark.parametrize(
+    ("text", "is_path"),
+    [
+        ("./crate", True),
+        ("/abs/crate", True),
+        ("~/c", True),
+        ("..", True),
+        ("local:x@" + DIGEST, False),
+        ("reg.example.org/a:1", False),
+    ],
+)
+def test_looks_like_path(text: str, is_path: bool) -> None:
+    from preserve.oci.refs import looks_like_path
+
+    assert looks_like_path(text) is is_path
