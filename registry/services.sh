@@ -14,6 +14,7 @@ registry_addr="${PRESERVE_REGISTRY_ADDR:-127.0.0.1:5000}"
 base_image="${PRESERVE_BASE_IMAGE:-preserve-base:bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 packages=(docker.io docker-registry debootstrap skopeo curl ca-certificates)
+slurm_packages=(slurm-wlm munge)
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
@@ -39,6 +40,27 @@ install() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+}
+
+install_slurm() {
+  local missing=()
+  for p in "${slurm_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  say "installing Debian packages: ${missing[*]}"
+  # The packages' maintainer scripts would start system-wide munged/slurmd; the tests
+  # run private daemons instead, so keep invoke-rc.d from starting anything.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  local rc=0
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || rc=$?
+  if ((own_policy)); then rm -f "$policy"; fi
+  return "$rc"
 }
 
 engine_up() { docker version --format '{{.Server.Version}}'; }
@@ -97,7 +119,8 @@ case "${1:-up}" in
   docker) start_docker ;;
   registry) start_registry ;;
   base-image) build_base_image ;;
+  slurm) install_slurm ;;
   up) mkdir -p "$state"; install; start_docker; start_registry; build_base_image ;;
   stop) stop ;;
-  *) echo "usage: $0 install|docker|registry|base-image|up|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|docker|registry|base-image|slurm|up|stop" >&2; exit 2 ;;
 esac

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_preserve
-from tests.data.dcache_server import DcacheServer
+from tests.servers.dcache import DcacheServer
 from tests.helpers import git_commit_all, load_graph
 
 pytestmark = [pytest.mark.docker]

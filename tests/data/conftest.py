@@ -9,7 +9,7 @@ import pytest
 
 from preserve.data.http import HttpResolver
 from preserve.settings import Settings
-from tests.data.dcache_server import DcacheServer
+from tests.servers.dcache import DcacheServer
 
 
 @pytest.fixture(autouse=True)

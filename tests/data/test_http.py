@@ -20,7 +20,7 @@ from preserve.errors import DataError, PreserveError
 from preserve.progress import QUIET
 from tests.conftest import free_port
 from tests.data.conftest import RecordingProgress
-from tests.data.dcache_server import DcacheServer
+from tests.servers.dcache import DcacheServer
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 

@@ -14,7 +14,7 @@ from preserve.data import StagedData, cache_root, stage
 from preserve.errors import DataError, IntegrityError, PreserveError
 from preserve.settings import Settings
 from tests.data.conftest import RecordingProgress
-from tests.data.dcache_server import DcacheServer
+from tests.servers.dcache import DcacheServer
 
 DATA = os.urandom(3 * 1024 * 1024 + 1)
 SHA = hashlib.sha256(DATA).hexdigest()

@@ -17,7 +17,7 @@ from preserve.data import resolver_for
 from preserve.data.webdav import WebDavResolver, http_url
 from preserve.errors import DataError
 from preserve.progress import QUIET
-from tests.data.dcache_server import DCACHE_NS, DcacheServer
+from tests.servers.dcache import DCACHE_NS, DcacheServer
 
 DATA = os.urandom(2 * 1024 * 1024 + 5)
 
