@@ -169,7 +169,8 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, body, {"Content-Type": "application/json", **(headers or {})})
 
     def reply_text(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
-        self.reply(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
+        content_type = {"Content-Type": "text/plain; charset=utf-8"}
+        self.reply(status, text.encode(), {**content_type, **(headers or {})})
 
     def start_chunked(self, status: int, headers: dict[str, str]) -> None:
         self.send_response(status)

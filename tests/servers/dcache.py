@@ -585,7 +585,8 @@ class _Door(Handler):
                 server._emit(path, ["IN_MODIFY"])
                 server.remove(path)
                 return self.reply(400, b"", reason=_mismatch(md5, body))
-            server._commit(path, entry, body, sorted(algorithms | ({"md5"} if md5 else set())), True)
+            stored = sorted(algorithms | ({"md5"} if md5 else set()))
+            server._commit(path, entry, body, stored, True)
         headers = {"ETag": entry.etag}
         digest = server.digest_header(self.headers.get("Want-Digest"), entry)
         if digest:

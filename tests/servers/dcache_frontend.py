@@ -70,6 +70,7 @@ SELECTOR_SCHEMA = {
     },
     "additionalProperties": False,
 }
+INOTIFY_DESCRIPTION = "notification of namespace activity, modelled after inotify(7)"
 _MASK_ITEMS = {"type": "array", "items": {"type": "string"}}
 EVENT_SCHEMA = {
     "$id": "http://dcache.org/frontend/events/namespaceEvents#",
@@ -97,7 +98,8 @@ class Frontend(Handler):
         return path[len("/api/v1") :], self.owner.authenticate(self, frontend=True)
 
     def _unauthorised(self) -> None:
-        self.errors(401, "anonymous access not allowed", {"WWW-Authenticate": 'Basic realm="dCache"'})
+        challenge = {"WWW-Authenticate": 'Basic realm="dCache"'}
+        self.errors(401, "anonymous access not allowed", challenge)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -175,7 +177,7 @@ class Events:
     def _event_types(self, rest: list[str]) -> None:
         documents: dict[tuple[str, ...], Any] = {
             (): ["inotify", "metronome"],
-            ("inotify",): {"description": "notification of namespace activity, modelled after inotify(7)"},
+            ("inotify",): {"description": INOTIFY_DESCRIPTION},
             ("inotify", "selector"): SELECTOR_SCHEMA,
             ("inotify", "event"): EVENT_SCHEMA,
             ("metronome",): {"description": "a configurable stream of messages"},
@@ -369,12 +371,11 @@ class Namespace:
                     return h.errors(400, "limit and offset must be an integer value.")
                 if offset < 0 or (count is not None and count < 0):
                     return h.errors(400, "limit and offset can not be less than zero.")
-                names = sorted(
-                    p for p in self.server.entries if p != "/" and _parent(p) == path
-                )
+                names = sorted(p for p in self.server.entries if p != "/" and _parent(p) == path)
                 page = names[offset:] if count is None else names[offset : offset + count]
+                entries = self.server.entries
                 document["children"] = [
-                    {"fileName": p.rsplit("/", 1)[1], **_attributes(p, self.server.entries[p], flag)}
+                    {"fileName": p.rsplit("/", 1)[1], **_attributes(p, entries[p], flag)}
                     for p in page
                 ]
         h.reply_json(200, document)
@@ -402,7 +403,8 @@ class Namespace:
                 server.makedirs(target)
             elif action == "mv":
                 destination = str(request.get("destination", ""))
-                base = destination if destination.startswith("/") else f"{_parent(path)}/{destination}"
+                relative = not destination.startswith("/")
+                base = f"{_parent(path)}/{destination}" if relative else destination
                 try:
                     target = normalise(base)
                 except ValueError:
