@@ -85,6 +85,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
 
+    def handle_one_request(self) -> None:
+        self._body = None  # one handler serves every request of a keep-alive connection
+        super().handle_one_request()
+
     # -- request ----------------------------------------------------------------------
 
     @property
