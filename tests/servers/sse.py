@@ -7,6 +7,7 @@ down at once, as a client that goes away would (a blocked read ends immediately)
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import queue
@@ -106,10 +107,8 @@ class SseReader:
     def close(self) -> None:
         sock = self.conn.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.conn.close()
         if self.thread.is_alive():
             self.thread.join(5)
