@@ -15,9 +15,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
+
+if TYPE_CHECKING:
+    from tests.servers.slurm import SlurmCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ROOT / "registry" / "services.sh"
@@ -74,6 +78,17 @@ def base_image(docker_engine: str) -> str:
     """The offline test/demo base image (debootstrap + docker import, cached by tag)."""
     subprocess.run(["bash", str(SERVICES), "base-image"], check=True)
     return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """A real one-node SLURM cluster on 127.0.0.1 (``tests/servers/slurm.py``)."""
+    from tests.servers.slurm import start_cluster
+
+    subprocess.run(["bash", str(SERVICES), "slurm"], check=True)
+    cluster = start_cluster(tmp_path_factory.mktemp("slurm"))
+    yield cluster
+    cluster.stop()
 
 
 @dataclass
