@@ -26,3 +26,11 @@ def ada() -> Iterator[requests.Session]:
     with requests.Session() as session:
         session.auth = ("ada", USERS["ada"])
         yield session
+
+
+@pytest.fixture(scope="session")
+def echo_image(base_image: str) -> str:
+    """The echo function image (OpenWhisk /init+/run, HTTP echo), built offline once."""
+    from tests.servers.containers import echo_image as build
+
+    return build(base_image)
