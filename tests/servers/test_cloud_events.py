@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent as SdkEvent
-from cloudevents.http import from_dict, from_http, to_binary, to_structured
+from cloudevents.http import from_dict, from_http
 
 from tests.servers.cloud_events import CloudEvent, batch, binary, parse, structured
 
