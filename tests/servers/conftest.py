@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 import pytest
 import requests
@@ -12,19 +14,42 @@ from tests.servers.dcache import DcacheServer
 USERS = {"ada": "lovelace", "bob": "builder"}
 
 
+class _Server(Protocol):
+    errors: list[str]
+
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """Yield ``server``, close it, and fail if one of its handlers failed."""
+    try:
+        yield server
+    finally:
+        server.close()
+    assert not server.errors, server.errors[0]
+
+
+@contextmanager
+def session_as(user: str, password: str) -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.auth = (user, password)
+        yield session
+
+
 @pytest.fixture
 def dcache() -> Iterator[DcacheServer]:
     """A dCache with two users (Basic auth), so storage events can be used."""
-    server = DcacheServer(users=USERS)
-    yield server
-    server.close()
-    assert not server.errors, server.errors[0]  # the server itself must not have failed
+    with serving(DcacheServer(users=USERS)) as server:
+        yield server
 
 
 @pytest.fixture
 def ada() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.auth = ("ada", USERS["ada"])
+    with session_as("ada", USERS["ada"]) as session:
         yield session
 
 

@@ -484,14 +484,21 @@ class _Door(Handler):
         except ValueError:
             return None
 
-    def do_HEAD(self) -> None:
+    def _file(self) -> Entry | None:
+        """The file asked for; None after answering (refused, missing, a directory)."""
         if not self._prologue():
-            return
+            return None
         entry = self._entry()
         if entry is None:
-            return self.reply(404, b"Not Found")
-        if entry.is_dir:
-            return self._directory()
+            self.reply(404, b"Not Found")
+        elif entry.is_dir:
+            self._directory()
+        return entry if entry is not None and not entry.is_dir else None
+
+    def do_HEAD(self) -> None:
+        entry = self._file()
+        if entry is None:
+            return
         # HEAD has no body, but Content-Length describes the file (as dCache sends it).
         self.send_response(200)
         for key, value in file_headers(self, entry).items():
@@ -500,13 +507,8 @@ class _Door(Handler):
         self.end_headers()
 
     def do_GET(self) -> None:
-        if not self._prologue():
+        if self._file() is None:
             return
-        entry = self._entry()
-        if entry is None:
-            return self.reply(404, b"Not Found")
-        if entry.is_dir:
-            return self._directory()
         key = self.owner.new_mover(normalise(self.fs_path))
         location = f"{self.owner.pool.url}{quote(self.fs_path)}?dcache-http-uuid={key}"
         self.reply(307, b"", {"Location": location})

@@ -210,16 +210,24 @@ def test_flags_select_events(dcache: DcacheServer, ada: requests.Session) -> Non
     reader.close()
 
 
+def upload_then_disconnect(
+    dcache: DcacheServer, ada: requests.Session, reader: SseReader
+) -> str | None:
+    """Upload /in/one, read its 5 events, disconnect; the last event id seen."""
+    ada.put(dcache.url("/in/one"), data=b"1", timeout=5)
+    last = reader.take(5)[-1].id
+    reader.close()
+    return last
+
+
 def test_last_event_id_replays_what_was_missed(
     dcache: DcacheServer, ada: requests.Session, watched: tuple[str, str, SseReader]
 ) -> None:
     channel, _, reader = watched
-    ada.put(dcache.url("/in/one"), data=b"1", timeout=5)
-    first = reader.take(5)
-    reader.close()
+    last = upload_then_disconnect(dcache, ada, reader)
     ada.put(dcache.url("/in/two"), data=b"2", timeout=5)  # while disconnected
     for _ in range(2):  # the same Last-Event-ID twice gives the same output
-        again = SseReader(channel, ada, last_event_id=first[-1].id)
+        again = SseReader(channel, ada, last_event_id=last)
         replay = again.take(5)
         assert [e.id for e in replay] == ["5", "6", "7", "8", "9"]
         assert masks(replay) == [("two", [m]) for m in UPLOAD]
@@ -231,9 +239,7 @@ def test_a_lost_gap_gives_event_loss(
     dcache: DcacheServer, ada: requests.Session, watched: tuple[str, str, SseReader]
 ) -> None:
     channel, _, reader = watched
-    ada.put(dcache.url("/in/one"), data=b"1", timeout=5)
-    last = reader.take(5)[-1].id
-    reader.close()
+    last = upload_then_disconnect(dcache, ada, reader)
     dcache.events.set_backlog(3)
     ada.put(dcache.url("/in/two"), data=b"2", timeout=5)
     again = SseReader(channel, ada, last_event_id=last)

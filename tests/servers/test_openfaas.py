@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.servers.base import Handler, LoopbackServer, handler_for
+from tests.servers.conftest import serving, session_as
 from tests.servers.openfaas import OpenFaasServer
 
 pytestmark = pytest.mark.docker
@@ -20,16 +21,13 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def faas() -> Iterator[OpenFaasServer]:
-    server = OpenFaasServer()
-    yield server
-    server.close()
-    assert not server.errors, server.errors[0]
+    with serving(OpenFaasServer()) as server:
+        yield server
 
 
 @pytest.fixture
 def admin(faas: OpenFaasServer) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.auth = (faas.user, faas.password)
+    with session_as(faas.user, faas.password) as session:
         yield session
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.servers.conftest import serving, session_as
 from tests.servers.openwhisk import OpenWhiskServer, resolve_image
 
 DIGEST = "sha256:" + "ab" * 32
@@ -25,17 +26,14 @@ def test_image_names_lose_their_digest_like_imagename_fromstring() -> None:
 
 @pytest.fixture
 def whisk() -> Iterator[OpenWhiskServer]:
-    server = OpenWhiskServer()
-    yield server
-    server.close()
-    assert not server.errors, server.errors[0]
+    with serving(OpenWhiskServer()) as server:
+        yield server
 
 
 @pytest.fixture
 def wsk(whisk: OpenWhiskServer) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        user, key = whisk.auth.split(":")
-        session.auth = (user, key)
+    user, key = whisk.auth.split(":")
+    with session_as(user, key) as session:
         yield session
 
 

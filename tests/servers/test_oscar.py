@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.servers.conftest import serving, session_as
 from tests.servers.oscar import OscarServer
 
 SCRIPT = """\
@@ -20,16 +21,13 @@ cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/event.json"
 
 @pytest.fixture
 def oscar() -> Iterator[OscarServer]:
-    server = OscarServer()
-    yield server
-    server.close()
-    assert not server.errors, server.errors[0]
+    with serving(OscarServer()) as server:
+        yield server
 
 
 @pytest.fixture
 def admin(oscar: OscarServer) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.auth = (oscar.user, oscar.password)
+    with session_as(oscar.user, oscar.password) as session:
         yield session
 
 
