@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_preserve
-from tests.servers.dcache import DcacheServer
 from tests.helpers import git_commit_all, load_graph
+from tests.servers.dcache import DcacheServer
 
 pytestmark = [pytest.mark.docker]
 
