@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 import traceback
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,7 +146,9 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return user, password
 
-    def record(self, log: list[Recorded], lock: threading.Lock, with_body: bool = False) -> None:
+    def record(
+        self, log: list[Recorded], lock: AbstractContextManager[Any], with_body: bool = False
+    ) -> None:
         body = self.body() if with_body else b""
         entry = Recorded(self.role, self.command, self.path, dict(self.headers), body)
         with lock:

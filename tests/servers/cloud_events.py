@@ -151,9 +151,9 @@ def _event(attributes: dict[str, Any]) -> CloudEvent:
     known = {n: attributes.get(n) for n in (*REQUIRED, *OPTIONAL)}
     extensions = {k: str(v) for k, v in attributes.items() if k not in known}
     return CloudEvent(
-        type=known["type"],
-        source=known["source"],
-        id=known["id"],
+        type=str(known["type"]),
+        source=str(known["source"]),
+        id=str(known["id"]),
         specversion="1.0",
         datacontenttype=known["datacontenttype"],
         dataschema=known["dataschema"],

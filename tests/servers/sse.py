@@ -87,7 +87,7 @@ class SseReader:
         return self.events.get(timeout=timeout)
 
     def take(self, count: int, timeout: float = 5.0) -> list[SseEvent]:
-        out = []
+        out: list[SseEvent] = []
         for _ in range(count):
             event = self.next(timeout)
             assert event is not None, f"stream ended after {out}"
