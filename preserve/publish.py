@@ -14,6 +14,7 @@ same one), updates the existing draft and publishes it: never a second DOI.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -21,27 +22,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from preserve.crate.graph import Graph
-from preserve.crate.io import read_document
+from preserve.crate.archive import crate_folder, is_zip
+from preserve.crate.model import CRATE_METADATA
+from preserve.crate.read import Person, read_crate
 from preserve.crate.update import crate_doi, set_doi
 from preserve.doi.metadata import (
-    Funding,
     InputData,
-    Person,
     PublicationInfo,
     bare_doi,
     build_attributes,
     suffix_for,
 )
+from preserve.doi.metadata import Person as DoiPerson
 from preserve.doi.mint import mint
 from preserve.doi.providers import DoiProvider, open_provider
 from preserve.errors import ConfigError, CrateError, IntegrityError
 from preserve.oci.refs import OciRef, looks_like_path
 from preserve.oci.stores import open_store
 from preserve.progress import QUIET, Progress
-from preserve.push import PushResult, pull, push
+from preserve.push import PushResult, pull, push, target_for, writable_crate
 from preserve.settings import Settings
 
 FORMATS = ("application/vnd.oci.image.manifest.v1+json", "application/ld+json")
@@ -85,6 +84,11 @@ def publish(
     path = Path(target)
     if path.is_dir():
         return _publish_dir(path, settings, provider, to, supplement_to, cites, progress)
+    if is_zip(path):  # published from an unpacked copy: the zip stays as it is
+        with crate_folder(path, _scratch(settings)) as crate_dir:
+            return _publish_dir(
+                crate_dir, settings, provider, to, supplement_to, cites, progress, keep_dir=False
+            )
     if looks_like_path(target):
         raise CrateError(
             f"no crate directory at {target}",
@@ -127,6 +131,7 @@ def _publish_dir(
     *,
     keep_dir: bool = True,
 ) -> PublishResult:
+    writable_crate(crate_dir)  # another tool's crate: refused before anything is pushed
     if provider.name != "sandbox" and _is_local(crate_dir, settings, to):
         raise ConfigError(
             f"the {provider.name} provider needs the crate in a registry others can reach",
@@ -162,9 +167,7 @@ def _digest(pushed: PushResult) -> str:
 
 
 def _is_local(crate_dir: Path, settings: Settings, to: str | None) -> bool:
-    if to:
-        return OciRef.parse(to).is_local
-    return settings.registry is None
+    return target_for(crate_dir, settings, to).is_local
 
 
 def _verify_pullable(pushed: PushResult, settings: Settings, progress: Progress) -> None:
@@ -188,89 +191,70 @@ def publication_info(
     supplement_to: tuple[str, ...] = (),
     cites: tuple[str, ...] = (),
 ) -> PublicationInfo:
-    """The DataCite-relevant facts of a crate, from its JSON-LD and its manifest."""
-    g = Graph(read_document(crate_dir))
-    root = g.root()
-    action = g.main_action() or {}
-    software = g.get(next(iter(g.ids(action.get("instrument"))), ""))
-    manifest = _manifest_data(crate_dir)
-    related = manifest.get("related") or {}
-    creators = [_person(g, pid) for pid in g.ids(root.get("author"))]
-    if not creators:
+    """The DataCite-relevant facts of a crate, all from its JSON-LD."""
+    view = read_crate(crate_dir)
+    root, software = view.root, view.instrument
+    if not root.authors:
         raise CrateError(
             "the crate names no authors; DataCite needs at least one creator",
             hint="add authors to preserve.yaml and capture again",
         )
-    publisher = settings.publisher
-    pub_entity = g.get(next(iter(g.ids(root.get("publisher"))), ""))
-    publisher_name = publisher.name if publisher else pub_entity.get("name")
-    publisher_ror = publisher.ror if publisher else pub_entity.get("url")
+    publisher = settings.publisher or root.publisher
+    publisher_name = publisher.name if publisher else None
+    publisher_ror = publisher.ror if publisher else None
     if not publisher_name:
         raise ConfigError(
             "no publisher for the DOI metadata",
             hint="set [publisher] name (and ror) in the config, or give authors an affiliation",
         )
-    licence = g.get(next(iter(g.ids(root.get("license"))), ""))
-    inputs = [
-        InputData(name=str(e.get("name", oid)), uri=oid, doi=_doi_of(e.get("identifier")))
-        for oid in g.ids(action.get("object"))
-        if oid.startswith(("http://", "https://", "dav://", "davs://", "file://"))
-        for e in [g.get(oid)]
-    ]
+    source_url = software.url if software else None
+    if source_url and source_url.startswith(f"https://doi.org/{doi}"):
+        source_url = None  # the code has no address but this DOI
     return PublicationInfo(
         doi=doi,
-        title=str(root.get("name", "")),
-        description=root.get("description"),
-        version=root.get("version"),
-        license=licence.get("identifier"),
-        keywords=[k.strip() for k in str(root.get("keywords", "")).split(",") if k.strip()],
-        creators=creators,
-        publisher_name=str(publisher_name),
+        title=root.name or "",
+        description=root.description,
+        version=root.version,
+        license=root.license_name,
+        keywords=list(root.keywords),
+        creators=[_person(p) for p in root.authors],
+        publisher_name=publisher_name,
         publisher_ror=publisher_ror,
         publication_year=datetime.now(UTC).year,
-        created=str(action.get("endTime", ""))[:10] or None,
+        created=(view.action.end or "")[:10] or None if view.action else None,  # run's day
         crate_ref=pushed.crate_ref,
         image_ref=pushed.image_ref,
+        metadata_digest=_sha256(crate_dir / CRATE_METADATA),
+        image_id=view.image.image_id if view.image else None,
         crate_size=_crate_size(crate_dir),
         formats=FORMATS,
-        inputs=inputs,
-        source_repository=software.get("codeRepository"),
-        source_commit=g.get("#git-commit").get("value"),
-        supplement_to=[bare_doi(d) for d in (*related.get("supplement_to", ()), *supplement_to)],
-        cites=[bare_doi(d) for d in (*related.get("cites", ()), *cites)],
-        funding=[Funding(**f) for f in manifest.get("funding") or ()],
+        inputs=[
+            InputData(name=d.name or d.id, uri=d.id, doi=d.doi) for d in view.inputs if d.remote
+        ],
+        source_url=source_url,
+        source_commit=view.source.commit,
+        supplement_to=[bare_doi(d) for d in (*root.supplement_to, *supplement_to)],
+        cites=[bare_doi(d) for d in (*root.cites, *cites)],
+        funding=list(root.funding),
         sandbox=provider.name == "sandbox",
         store_dir=settings.store_dir,
     )
 
 
-def _manifest_data(crate_dir: Path) -> dict[str, Any]:
-    path = crate_dir / "analysis" / "preserve.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _person(g: Graph, pid: str) -> Person:
-    entity = g.get(pid)
-    org = g.get(next(iter(g.ids(entity.get("affiliation"))), ""))
-    ror = org.get("@id") if str(org.get("@id", "")).startswith("https://ror.org/") else None
-    return Person(
-        name=str(entity.get("name", pid)),
-        given_name=entity.get("givenName"),
-        family_name=entity.get("familyName"),
-        orcid=pid.rsplit("/", 1)[-1] if pid.startswith("https://orcid.org/") else None,
-        affiliation=org.get("name"),
-        affiliation_ror=ror,
+def _person(p: Person) -> DoiPerson:
+    org = p.affiliation
+    return DoiPerson(
+        name=p.name,
+        given_name=p.given_name,
+        family_name=p.family_name,
+        orcid=p.orcid,
+        affiliation=org.name if org else None,
+        affiliation_ror=org.ror if org else None,
     )
 
 
-def _doi_of(identifier: Any) -> str | None:
-    if isinstance(identifier, str) and "doi.org/10." in identifier:
-        return bare_doi(identifier)
-    return None
+def _sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _crate_size(crate_dir: Path) -> int:

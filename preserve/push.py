@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preserve.crate.graph import Graph
-from preserve.crate.io import read_document
-from preserve.crate.update import container_image, pin_image
+from preserve.crate.archive import crate_folder
+from preserve.crate.plan import missing_parts
+from preserve.crate.read import CrateView, read_crate
+from preserve.crate.update import pin_image
 from preserve.errors import CrateError, PreserveError
-from preserve.oci.refs import LOCAL, OciRef
+from preserve.oci.artifact import NotACrate
+from preserve.oci.referrers import select_crate
+from preserve.oci.refs import OciRef
 from preserve.oci.stores import (
     CRATE_ARTIFACT_TYPE,
     OciStore,
@@ -27,6 +30,7 @@ from preserve.progress import QUIET, Progress
 from preserve.settings import Settings
 
 CRATE_TAG_SUFFIX = "-crate"
+DOI_ANNOTATION = "org.preserve.doi"
 
 
 @dataclass(frozen=True)
@@ -43,79 +47,98 @@ class PushResult:
         }
 
 
-def crate_annotations(document: dict[str, Any]) -> dict[str, str]:
+def crate_annotations(view: CrateView) -> dict[str, str]:
     """Manifest annotations from the crate; deterministic (``created`` is the capture time)."""
-    g = Graph(document)
-    root = g.root()
-    action = g.main_action() or {}
-    software = g.get(next(iter(g.ids(action.get("instrument"))), ""))
-    commit = g.get("#git-commit").get("value")
-    licence = g.get(next(iter(g.ids(root.get("license"))), ""))
+    root, software = view.root, view.instrument
     out = {
-        "org.opencontainers.image.created": str(root.get("datePublished", "")),
-        "org.opencontainers.image.title": str(root.get("name", "")),
-        "org.opencontainers.image.description": str(root.get("description", "")),
-        "org.opencontainers.image.licenses": str(licence.get("identifier", "")),
-        "org.opencontainers.image.source": str(software.get("codeRepository", "")),
-        "org.opencontainers.image.revision": str(commit or ""),
-        "org.opencontainers.image.version": str(root.get("version", "")),
+        "org.opencontainers.image.created": root.date_published or "",
+        "org.opencontainers.image.title": root.name or "",
+        "org.opencontainers.image.description": root.description or "",
+        "org.opencontainers.image.licenses": root.license_name or "",
+        "org.opencontainers.image.source": (software.code_repository if software else None) or "",
+        "org.opencontainers.image.revision": view.source.commit or "",
+        "org.opencontainers.image.version": root.version or "",
+        DOI_ANNOTATION: view.doi or "",
     }
-    ident = root.get("identifier")
-    if isinstance(ident, str) and ident.startswith("https://doi.org/"):
-        out["org.preserve.doi"] = ident.removeprefix("https://doi.org/")
     return {k: v for k, v in out.items() if v}
 
 
+def writable_crate(crate_dir: Path) -> CrateView:
+    """The view of a crate preserve wrote; any other crate is refused, saying what it lacks,
+    before anything is uploaded or changed."""
+    view = read_crate(crate_dir)
+    missing = missing_parts(view)
+    if missing:
+        raise CrateError(
+            f"{crate_dir} is not a crate preserve wrote, so it is not pushed or changed: "
+            "it lacks " + "; ".join(missing),
+            hint="push crates written by `preserve capture` (or pulled with `preserve pull`)",
+        )
+    return view
+
+
 def target_for(crate_dir: Path, settings: Settings, to: str | None) -> OciRef:
-    """``--to``, else the configured registry or the local store; named for the analysis."""
-    document = read_document(crate_dir)
-    g = Graph(document)
-    image = container_image(g)
-    version = g.root().get("version")
-    ref = OciRef.parse(to) if to else default_target(settings, _analysis_name(g))
+    """``--to``; else where the crate's image already is; else the configured registry or
+    the local store. Named for the analysis."""
+    view = read_crate(crate_dir)
+    image = view.image
+    if image is None:
+        raise CrateError("the crate's run names no container image (containerImage)")
+    if to:
+        ref = OciRef.parse(to)
+    elif image.ref is not None:  # pushed before: register what is there
+        ref = OciRef(image.ref.registry, image.ref.repository, tag=image.tag)
+    else:
+        ref = default_target(settings, _analysis_name(view))
     if ref.digest:
         raise CrateError(f"--to {to} names a digest; give REGISTRY/REPOSITORY[:TAG]")
-    return ref.with_tag(ref.tag or str(version or image.get("tag") or "latest"))
+    return ref.with_tag(ref.tag or str(view.root.version or image.tag or "latest"))
 
 
-def _analysis_name(g: Graph) -> str:
-    action = g.main_action() or {}
-    software = g.get(next(iter(g.ids(action.get("instrument"))), ""))
-    name = str(software.get("name") or container_image(g).get("name") or "analysis")
-    return name.split(" (")[0]
+def _analysis_name(view: CrateView) -> str:
+    name = (view.instrument.name if view.instrument else None) or (
+        view.image.name if view.image else None
+    )
+    return (name or "analysis").split(" (")[0]
 
 
 def push(
-    crate_dir: Path, *, settings: Settings, to: str | None = None, progress: Progress = QUIET
+    crate: Path, *, settings: Settings, to: str | None = None, progress: Progress = QUIET
 ) -> PushResult:
+    """Push a crate folder (or ``.zip``, pushed from an unpacked copy, never changed)."""
+    with crate_folder(crate, settings.cache_dir / "tmp") as crate_dir:
+        return _push_dir(crate_dir, settings, to, progress)
+
+
+def _push_dir(
+    crate_dir: Path, settings: Settings, to: str | None, progress: Progress
+) -> PushResult:
+    view = writable_crate(crate_dir)
     target = target_for(crate_dir, settings, to)
     store = open_store(settings, target)
-    image_ref = _already_there(crate_dir, target, store)
+    image_ref = _already_there(view, target, store)
     if image_ref is None:
-        image = container_image(Graph(read_document(crate_dir)))
-        image_id = str(image.get("identifier", ""))
+        image_id = (view.image.image_id if view.image else None) or ""
         if not image_id.startswith("sha256:"):
             raise CrateError("the crate's container image has no local image ID (identifier)")
         progress.step(f"pushing image {image_id[:19]} to {target}")
         image_ref = store.push_image(image_id, target, progress=progress)
     pin_image(crate_dir, image_ref)
-    document = read_document(crate_dir)
     crate_target = target.with_tag(f"{target.tag}{CRATE_TAG_SUFFIX}")
-    progress.step(f"pushing the crate to {crate_target}")
     crate_ref = store.push_crate(
         crate_dir,
         crate_target,
         subject=image_ref,
-        annotations=crate_annotations(document),
+        annotations=crate_annotations(read_crate(crate_dir)),
         progress=progress,
     )
     return PushResult(crate_ref=crate_ref.pinned(), image_ref=image_ref.pinned())
 
 
-def _already_there(crate_dir: Path, target: OciRef, store: OciStore) -> OciRef | None:
+def _already_there(view: CrateView, target: OciRef, store: OciStore) -> OciRef | None:
     """The image's pinned reference when the crate records it in ``target``'s repository
     and the store has it: then nothing needs pushing (nor the image to be local)."""
-    recorded = image_ref_of(crate_dir)
+    recorded = view.image.ref if view.image else None
     if recorded is None or (recorded.registry, recorded.repository) != (
         target.registry,
         target.repository,
@@ -136,24 +159,34 @@ def pull(
     store = open_store(settings, ref)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise CrateError(f"{dest} already exists and is not empty", hint="choose another -o")
+    return pull_crate(store, crate_ref_for(store, ref, progress), dest, progress)
+
+
+def crate_ref_for(store: OciStore, ref: OciRef, progress: Progress = QUIET) -> OciRef:
+    """``ref`` pinned by digest; when it names an image with crates, the crate's reference
+    (the published one first: see :func:`select_crate`)."""
+    pinned = ref.with_digest(ref.digest or store.resolve(ref))
+    crates = store.referrers(pinned, CRATE_ARTIFACT_TYPE)
+    if not crates:
+        return pinned
+    chosen = select_crate(crates)
+    progress.step(f"{ref} is an image; its crate is {chosen.digest[:19]}")
+    return pinned.with_tag(None).with_digest(chosen.digest)
+
+
+def pull_crate(store: OciStore, crate_ref: OciRef, dest: Path, progress: Progress) -> PulledCrate:
     try:
-        return store.pull_crate(ref, dest, progress=progress)
-    except CrateError:
-        pinned = ref.with_digest(store.resolve(ref))
-        crates = store.referrers(pinned, CRATE_ARTIFACT_TYPE)
-        if not crates:
-            raise
-    newest = max(crates, key=lambda d: d.annotations.get("org.opencontainers.image.created", ""))
-    progress.step(f"{ref} is an image; pulling its crate {newest.digest[:19]}")
-    return store.pull_crate(ref.with_tag(None).with_digest(newest.digest), dest, progress=progress)
+        return store.pull_crate(crate_ref, dest, progress=progress)
+    except NotACrate as exc:
+        raise CrateError(
+            f"{crate_ref} is not a crate, and no crate refers to it ({exc.message})",
+            hint="if it is an image copied from another registry, the copy lacks its "
+            "referrers: copy them too (e.g. `oras cp --recursive`, `regctl image copy "
+            "--referrers`), or pull the crate by its own reference or DOI",
+        ) from exc
 
 
 def image_ref_of(crate_dir: Path) -> OciRef | None:
     """The pinned image reference a pushed crate records, or None before a push."""
-    image = container_image(Graph(read_document(crate_dir)))
-    sha = image.get("sha256")
-    registry = image.get("registry")
-    if not sha or not registry or registry == "localhost":
-        return None
-    prefix = f"{LOCAL}:" if registry == LOCAL else f"{registry}/"
-    return OciRef.parse(f"{prefix}{image['name']}@sha256:{sha}")
+    image = read_crate(crate_dir).image
+    return image.ref if image else None

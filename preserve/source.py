@@ -6,6 +6,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from preserve.errors import PreserveError
 
@@ -90,18 +91,38 @@ def _relative_to(paths: tuple[Path, ...], top: Path) -> list[str]:
     return out
 
 
-def commit_url(remote: str | None, commit: str | None) -> str | None:
-    """A browsable URL of the commit on well-known forges, else the remote if it is a URL."""
+# Where a commit is browsable, by forge. Only hosts whose URL layout is known: a
+# public forge, or a self-hosted one named for its software (gitlab.desy.de).
+_FORGES = {
+    "github.com": "{url}/tree/{commit}",
+    "gitlab.com": "{url}/-/tree/{commit}",
+    "codeberg.org": "{url}/src/commit/{commit}",
+    "bitbucket.org": "{url}/src/{commit}",
+}
+_FORGE_LABELS = {"github": "{url}/tree/{commit}", "gitlab": "{url}/-/tree/{commit}"}
+
+
+def web_url(remote: str | None) -> str | None:
+    """The https URL of a git remote others can reach; None for a local path or unknown form."""
     if not remote:
         return None
-    url = remote
-    if url.startswith("git@"):
-        host, _, path = url[4:].partition(":")
+    url = strip_credentials(remote.strip())
+    scp = re.match(r"^[\w.-]+@([^:/]+):(?!//)(.+)$", url)  # git@host:owner/repo.git
+    ssh = re.match(r"^(?:ssh|git\+ssh)://(?:[^@/]+@)?([^:/]+)(?::\d+)?/(.+)$", url)
+    if scp or ssh:
+        host, path = (scp or ssh).groups()  # type: ignore[union-attr]
         url = f"https://{host}/{path}"
-    url = url.removesuffix(".git")
-    if not url.startswith(("https://", "http://")):
+    if not url.startswith(("https://", "http://")) or not urlsplit(url).hostname:
         return None
-    if commit and ("github" in url or "gitlab" in url):
-        sep = "/-/tree/" if "gitlab" in url else "/tree/"
-        return f"{url}{sep}{commit}"
-    return url
+    return url.rstrip("/").removesuffix(".git")
+
+
+def source_link(remote: str | None, commit: str | None) -> str | None:
+    """The one builder of source links: the commit on a forge whose layout is known, else
+    the repository's web URL, else None (a local path is no link)."""
+    url = web_url(remote)
+    if url is None or not commit:
+        return url
+    host = (urlsplit(url).hostname or "").lower()
+    layout = _FORGES.get(host) or _FORGE_LABELS.get(host.split(".", 1)[0])
+    return layout.format(url=url, commit=commit) if layout else url

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from preserve import __version__
-from preserve.crate.graph import Graph
 from preserve.crate.jsonld import build_graph
-from preserve.crate.model import CRATE_METADATA, CRATE_PREVIEW, OUTDIR_MOUNT, RUN_SPEC, CrateRecord
+from preserve.crate.model import (
+    CRATE_METADATA,
+    CRATE_PREVIEW,
+    OUTDIR_MOUNT,
+    RUN_SPEC,
+    CrateRecord,
+    FileRecord,
+)
 from preserve.crate.preview import render_preview
-from preserve.errors import CrateError
+from preserve.crate.read import MAX_RUN_SPEC_BYTES, CrateView, parse_json, read_bounded
+from preserve.errors import CrateError, IntegrityError
 from preserve.schemas import validator
 
 
@@ -64,9 +73,20 @@ def run_spec(record: CrateRecord) -> dict[str, Any]:
 
 
 def write_metadata(record: CrateRecord, crate_dir: Path) -> dict[str, Any]:
-    """Write ro-crate-metadata.json, the preview and preserve-run.json."""
-    document = build_graph(record)
-    write_atomic(crate_dir / RUN_SPEC, dumps(run_spec(record)))
+    """Write preserve-run.json, then ro-crate-metadata.json (which pins the recipe by
+    its sha256: one record, one source of truth) and the preview."""
+    spec = dumps(run_spec(record))
+    write_atomic(crate_dir / RUN_SPEC, spec)
+    data = spec.encode()
+    recipe = FileRecord(
+        RUN_SPEC,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        "application/json",
+        description="How to run the analysis again (preserve's run recipe, "
+        "schemas/run.schema.json), written from the same record as this metadata.",
+    )
+    document = build_graph(replace(record, extra_files=(*record.extra_files, recipe)))
     write_document(crate_dir, document)
     return document
 
@@ -76,29 +96,22 @@ def write_document(crate_dir: Path, document: dict[str, Any]) -> None:
     write_atomic(crate_dir / CRATE_METADATA, dumps(document))
 
 
-def read_document(crate_dir: Path) -> dict[str, Any]:
-    path = crate_dir / CRATE_METADATA
-    if not path.is_file():
-        raise CrateError(
-            f"{crate_dir} is not an RO-Crate: it has no {CRATE_METADATA}",
-            hint="give the directory written by `preserve capture` or `preserve pull`",
-        )
-    try:
-        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CrateError(f"{path} is not valid JSON: {exc}") from exc
-    Graph(document).root()  # fail early on a crate without a root
-    return document
-
-
-def read_run_spec(crate_dir: Path) -> dict[str, Any] | None:
-    path = crate_dir / RUN_SPEC
+def read_run_spec(view: CrateView) -> dict[str, Any] | None:
+    """The crate's recipe, checked against its schema and against the sha256 the
+    JSON-LD records for it; None when the crate has none (another tool's crate)."""
+    path = view.path(RUN_SPEC)
     if not path.is_file():
         return None
-    try:
-        spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise CrateError(f"{path} is not valid JSON: {exc}") from exc
+    data = read_bounded(path, MAX_RUN_SPEC_BYTES)
+    pinned = view.data(RUN_SPEC)
+    if pinned is not None and pinned.sha256 != hashlib.sha256(data).hexdigest():
+        raise IntegrityError(
+            f"{path} does not match the sha256 the crate's metadata records for it",
+            hint="the recipe was changed after the crate was written; do not trust it",
+        )
+    spec = parse_json(data, path)
+    if not isinstance(spec, dict):
+        raise CrateError(f"{path} is not a JSON object")
     errors = list(validator("run").iter_errors(spec))
     if errors:
         where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"

@@ -22,13 +22,14 @@ from preserve.crate.model import (
     InputRecord,
 )
 from preserve.manifest import Author
-from preserve.source import commit_url
+from preserve.source import source_link, web_url
 
 RO_CRATE = "https://w3id.org/ro/crate/1.1"
 PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
 WFRUN = "https://w3id.org/ro/terms/workflow-run#"
 DOCKER_IMAGE = f"{WFRUN}DockerImage"
 IMAGE_ID = "#container-image"
+SOFTWARE_ID = "#analysis-code"  # the analysis code, until it has a web address
 # The workflow-run terms are spelled out inline with their published IRIs rather
 # than by referencing https://w3id.org/ro/terms/workflow-run/context: that context
 # itself includes the RO-Crate 1.1 context, which JSON-LD processors such as pyld
@@ -153,13 +154,22 @@ def one_or_many(refs: list[Any]) -> Any:
 
 
 def instrument_id(record: CrateRecord) -> str:
-    """An absolute URI for the analysis code when one is known, else its folder."""
-    url = commit_url(record.source.remote, record.source.commit) or record.manifest.url
-    return url or f"{ANALYSIS_DIR}/"
+    """An absolute URI for the analysis code when one is known, else a local id.
+
+    Publishing gives a local id an address under the DOI (``crate/update.py``).
+    """
+    if record.instrument_id:
+        return record.instrument_id
+    link = source_link(record.source.remote, record.source.commit)
+    return link or record.manifest.url or SOFTWARE_ID
 
 
 def _code_entities(record: CrateRecord, local_inputs: set[str]) -> list[dict[str, Any]]:
-    """The analysis folder (a data entity) and the software it realises (the instrument)."""
+    """The analysis folder (a data entity) and the software it realises (the instrument).
+
+    Two entities even when the code has no web address, so that readers such as
+    ro-crate-py see the folder as a plain Dataset and every file in it as a data entity.
+    """
     m = record.manifest
     parts = [_ref(f.id) for f in record.analysis_files]
     if record.config:
@@ -179,13 +189,12 @@ def _code_entities(record: CrateRecord, local_inputs: set[str]) -> list[dict[str
         "description": m.description or m.title,
         "version": m.version or (record.source.commit or "unversioned")[:12],
     }
-    url = commit_url(record.source.remote, record.source.commit) or m.url
+    url = source_link(record.source.remote, record.source.commit) or m.url
     if url:
         software["url"] = url
-    if _is_web(record.source.remote):
-        software["codeRepository"] = record.source.remote
-    elif m.url:
-        software["codeRepository"] = m.url
+    repository = web_url(record.source.remote) or m.url
+    if repository:
+        software["codeRepository"] = repository
     if m.license:
         software["license"] = _ref(_license_id(m.license))
     extra: list[dict[str, Any]] = []
@@ -207,18 +216,9 @@ def _code_entities(record: CrateRecord, local_inputs: set[str]) -> list[dict[str
             },
         ]
         software["additionalProperty"] = [_ref(e["@id"]) for e in extra]
-    if software["@id"] == folder["@id"]:  # no URI known: the folder is the software
-        folder.update({k: v for k, v in software.items() if k not in ("@id", "name")})
-        folder["@type"] = ["Dataset", "SoftwareSourceCode"]
-        return [folder, *extra]
     software["workExample"] = _ref(folder["@id"])
     folder["exampleOfWork"] = _ref(software["@id"])
     return [folder, software, *extra]
-
-
-def _is_web(remote: str | None) -> bool:
-    """A remote others can reach (not a path on the capturing machine)."""
-    return bool(remote) and str(remote).startswith(("https://", "http://", "git@", "ssh://"))
 
 
 def _publisher(record: CrateRecord) -> list[dict[str, Any]]:
@@ -356,7 +356,60 @@ def _root(record: CrateRecord, parts: list[str]) -> dict[str, Any]:
         root["cite-as"] = f"https://doi.org/{record.doi}"
     if record.based_on:
         root["isBasedOn"] = _ref(record.based_on)
+    grants, funders = _funding_refs(record)
+    if grants:
+        root["funding"] = one_or_many(grants)
+        root["funder"] = one_or_many(funders)
+    # The DataCite relations, in schema.org terms: an article describing this run
+    # (it is a supplement to it) is the root's subjectOf; works it cites, citation.
+    if m.supplement_to:
+        root["subjectOf"] = one_or_many([_ref(_doi_url(d)) for d in m.supplement_to])
+    if m.cites:
+        root["citation"] = one_or_many([_ref(_doi_url(d)) for d in m.cites])
     return root
+
+
+def _doi_url(doi: str) -> str:
+    bare = re.sub(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", "", doi.strip(), flags=re.I)
+    return f"https://doi.org/{bare}"
+
+
+def _funding_refs(record: CrateRecord) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    grants = [_ref(f"#funding-{i}") for i, _ in enumerate(record.manifest.funding, 1)]
+    funders = [_ref(f.funder_ror or f"#org-{_slug(f.funder)}") for f in record.manifest.funding]
+    return grants, funders
+
+
+def _funding(record: CrateRecord) -> list[dict[str, Any]]:
+    """A schema.org Grant per funding entry, each naming its funder Organization."""
+    out: list[dict[str, Any]] = []
+    for i, f in enumerate(record.manifest.funding, 1):
+        org_id = f.funder_ror or f"#org-{_slug(f.funder)}"
+        grant: dict[str, Any] = {
+            "@id": f"#funding-{i}",
+            "@type": "Grant",
+            "name": f"{f.funder} {f.award}" if f.award else f.funder,
+            "funder": _ref(org_id),
+        }
+        if f.award:
+            grant["identifier"] = f.award
+        org: dict[str, Any] = {"@id": org_id, "@type": "Organization", "name": f.funder}
+        if f.funder_ror:
+            org["url"] = f.funder_ror
+        out += [grant, org]
+    return out
+
+
+def _related(record: CrateRecord) -> list[dict[str, Any]]:
+    m = record.manifest
+    articles = [
+        {"@id": _doi_url(d), "@type": "ScholarlyArticle", "name": f"Article {d}"}
+        for d in m.supplement_to
+    ]
+    cited = [
+        {"@id": _doi_url(d), "@type": "CreativeWork", "name": f"Cited work {d}"} for d in m.cites
+    ]
+    return articles + cited
 
 
 def build_graph(record: CrateRecord) -> dict[str, Any]:
@@ -406,6 +459,8 @@ def build_graph(record: CrateRecord) -> dict[str, Any]:
         *verdicts,
         *_people(record),
         *_publisher(record),
+        *_funding(record),
+        *_related(record),
         *extra,
     ]
     if record.based_on:

@@ -136,5 +136,6 @@ class CrateRecord:
     publisher: Publisher | None = None
     doi: str | None = None
     based_on: str | None = None  # rerun crates: the original crate/DOI
+    instrument_id: str | None = None  # rerun crates: the original's instrument
     verdicts: tuple[Verdict, ...] = ()
     reproduced: bool | None = None

@@ -8,10 +8,10 @@ are re-rendered by the same code.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from preserve.crate.graph import Graph
+from preserve.crate.read import Action, CrateView, Data, view_of
 
 
 def _e(value: Any) -> str:
@@ -30,23 +30,32 @@ def _size(value: Any) -> str:
     return ""
 
 
-def _rows(entities: Iterable[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{_e(label)}</th>" for label, _ in cols)
+def _rows(rows: Iterable[Sequence[Any]], head: Sequence[str], code: Sequence[int] = ()) -> str:
+    """A table; cells at the ``code`` positions are monospaced, the first cell may be a link."""
+    cells = "".join(f"<th>{_e(label)}</th>" for label in head)
     body = []
-    for ent in entities:
-        cells = []
-        for _, key in cols:
-            value = ent.get(key, "")
-            if key == "contentSize":
-                value = _size(value)
-            if key == "sha256" and value:
-                cells.append(f"<td><code>{_e(value)}</code></td>")
-            elif (key == "@id" and str(value).startswith(("http://", "https://"))) or key == "@id":
-                cells.append(f'<td><a href="{_e(value)}">{_e(value)}</a></td>')
+    for row in rows:
+        out = []
+        for i, value in enumerate(row):
+            text = "" if value is None else value
+            if i == 0 and str(text).startswith(("http://", "https://")):
+                out.append(f'<td><a href="{_e(text)}">{_e(text)}</a></td>')
+            elif i in code and text:
+                out.append(f"<td><code>{_e(text)}</code></td>")
             else:
-                cells.append(f"<td>{_e(value)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+                out.append(f"<td>{_e(text)}</td>")
+        body.append("<tr>" + "".join(out) + "</tr>")
+    return f"<table><tr>{cells}</tr>{''.join(body)}</table>"
+
+
+def _data_rows(items: Iterable[Data], verdicts: bool = False) -> str:
+    head = ["Entity", "Name", "Size", "SHA-256", "Format"] + (["Verdict"] if verdicts else [])
+    rows = [
+        [d.id, d.name, _size(d.size), d.sha256, d.encoding_format]
+        + ([d.verdict] if verdicts else [])
+        for d in items
+    ]
+    return _rows(rows, head, code=(3,))
 
 
 STYLE = """
@@ -59,103 +68,69 @@ padding:.3rem .5rem;text-align:left;vertical-align:top}code{font-size:.8rem;word
 
 
 def render_preview(document: dict[str, Any]) -> str:
-    g = Graph(document)
-    root = g.root()
-    action = g.main_action()
-    parts = [f"<h1>{_e(root.get('name', 'RO-Crate'))}</h1>"]
-    if root.get("description"):
-        parts.append(f"<p>{_e(root['description'])}</p>")
-    meta = []
-    authors = [g.get(r).get("name", r) for r in g.ids(root.get("author"))]
-    if authors:
-        meta.append(("Authors", ", ".join(authors)))
-    for label, key in (
-        ("Version", "version"),
-        ("Published", "datePublished"),
-        ("Keywords", "keywords"),
-        ("DOI", "identifier"),
-    ):
-        if root.get(key):
-            meta.append((label, root[key]))
-    lic = g.ids(root.get("license"))
-    if lic:
-        meta.append(("Licence", lic[0]))
-    meta.append(("Conforms to", ", ".join(g.ids(root.get("conformsTo")))))
-    parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta) + "</dl>")
+    view = view_of(document)
+    root, action = view.root, view.action
+    parts = [f"<h1>{_e(root.name or 'RO-Crate')}</h1>"]
+    if root.description:
+        parts.append(f"<p>{_e(root.description)}</p>")
+    meta: list[tuple[str, str | None]] = [("Authors", ", ".join(a.name for a in root.authors))]
+    meta += [
+        ("Version", root.version),
+        ("Published", root.date_published),
+        ("Keywords", ", ".join(root.keywords)),
+        ("DOI", root.identifier),
+        ("Licence", root.license),
+        ("Conforms to", ", ".join(root.conforms_to)),
+    ]
+    parts.append(
+        "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta if v) + "</dl>"
+    )
     if action:
-        status = g.ids(action.get("actionStatus"))
-        ok = bool(status) and status[0].endswith("CompletedActionStatus")
-        parts.append("<h2>The run</h2><dl>")
-        parts.append(
-            f'<dt>Status</dt><dd class="status {"ok" if ok else "failed"}">'
-            f"{'completed' if ok else 'failed'}</dd>"
-        )
-        for label, key in (
-            ("Command", "description"),
-            ("Started", "startTime"),
-            ("Ended", "endTime"),
-            ("Error", "error"),
-        ):
-            if action.get(key):
-                parts.append(f"<dt>{label}</dt><dd><code>{_e(action[key])}</code></dd>")
-        parts.append("</dl>")
-        image = g.get(next(iter(g.ids(action.get("containerImage"))), ""))
-        if image:
-            parts.append("<h2>Container image</h2>")
-            parts.append(
-                _rows(
-                    [image],
-                    [
-                        ("Registry", "registry"),
-                        ("Name", "name"),
-                        ("Tag", "tag"),
-                        ("Manifest sha256", "sha256"),
-                        ("Image ID", "identifier"),
-                        ("Notes", "description"),
-                    ],
-                )
-            )
-        cols = [
-            ("Entity", "@id"),
-            ("Name", "name"),
-            ("Size", "contentSize"),
-            ("SHA-256", "sha256"),
-            ("Format", "encodingFormat"),
-        ]
-        objects = [g.get(i) for i in g.ids(action.get("object"))]
-        parts.append("<h2>Inputs and configuration</h2>" + _rows(objects, cols))
-        results = [
-            {
-                **g.get(i),
-                "verdict": ", ".join(
-                    str(g.get(v).get("value", ""))
-                    for v in g.ids(g.get(i).get("additionalProperty"))
-                ),
-            }
-            for i in g.ids(action.get("result"))
-        ]
-        parts.append("<h2>Outputs</h2>" + _rows(results, [*cols, ("Verdict", "verdict")]))
-        env = [g.get(i) for i in g.ids(action.get("environment"))]
-        if env:
-            parts.append(
-                "<h2>Environment variables</h2>"
-                + _rows(env, [("Name", "name"), ("Value", "value")])
-            )
-        usage = [g.get(i) for i in g.ids(action.get("resourceUsage"))]
-        if usage:
-            parts.append(
-                "<h2>Resource usage</h2>"
-                + _rows(usage, [("Measure", "name"), ("Value", "value"), ("Unit", "unitCode")])
-            )
-    ident = root.get("identifier")
-    target = ident if ident else "CRATE_DIR"
+        parts.append(_run(view, action))
+    target = root.identifier or "CRATE_DIR"
     parts.append(
         '<h2>Rerun it</h2><p>With <a href="https://pypi.org/project/preserve/">preserve</a>: '
         f"<code>preserve rerun {_e(target)}</code>. The rerun fetches the image and inputs, "
         "verifies their checksums, runs the recorded command and compares every output.</p>"
     )
-    title = _e(root.get("name", "RO-Crate"))
+    title = _e(root.name or "RO-Crate")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n"
     )
+
+
+def _run(view: CrateView, action: Action) -> str:
+    ok = (action.status or "").endswith("CompletedActionStatus")
+    parts = [
+        "<h2>The run</h2><dl>",
+        f'<dt>Status</dt><dd class="status {"ok" if ok else "failed"}">'
+        f"{'completed' if ok else 'failed'}</dd>",
+    ]
+    for label, value in (
+        ("Command", action.description),
+        ("Started", action.start),
+        ("Ended", action.end),
+        ("Error", action.error),
+    ):
+        if value:
+            parts.append(f"<dt>{label}</dt><dd><code>{_e(value)}</code></dd>")
+    parts.append("</dl>")
+    image = view.image
+    if image:
+        parts.append("<h2>Container image</h2>")
+        row = [image.registry, image.name, image.tag, image.sha256, image.image_id]
+        head = ["Registry", "Name", "Tag", "Manifest sha256", "Image ID", "Notes"]
+        parts.append(_rows([[*row, image.description]], head, code=(3, 4)))
+    parts.append("<h2>Inputs and configuration</h2>" + _data_rows(view.inputs))
+    parts.append("<h2>Outputs</h2>" + _data_rows(view.outputs, verdicts=True))
+    if view.environment:
+        env = [
+            [e.name, "(withheld)" if e.withheld else e.value or "(not set)"]
+            for e in view.environment
+        ]
+        parts.append("<h2>Environment variables</h2>" + _rows(env, ["Name", "Value"]))
+    if view.usage:
+        usage = [[u.name, u.value, u.unit] for u in view.usage]
+        parts.append("<h2>Resource usage</h2>" + _rows(usage, ["Measure", "Value", "Unit"]))
+    return "".join(parts)

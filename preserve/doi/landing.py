@@ -3,7 +3,7 @@
 A DOI must resolve to a landing page; sandbox DOIs resolve nowhere, so the
 sandbox writes the page itself and registers its ``file://`` URL. The page
 carries FAIR Signposting links (``cite-as`` the DOI, ``describedby`` the
-DataCite XML written next to it, ``item`` the crate artifact) so machines can
+DataCite XML written next to it, ``item`` the crate's metadata blob) so machines can
 follow it as they would a real repository's page.
 """
 
@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from preserve.doi.links import pinned_refs
+from preserve.doi.links import METADATA_RELATION, pinned_refs
 from preserve.doi.metadata import NOT_RESOLVABLE
 from preserve.doi.validation import to_xml
 from preserve.errors import DoiError
@@ -52,7 +52,8 @@ def render(doi: str, state: str, attributes: Mapping[str, Any], xml_name: str) -
         (
             str(r["relatedIdentifier"])
             for r in attributes.get("relatedIdentifiers") or []
-            if isinstance(r, Mapping) and r.get("relationType") == "IsIdenticalTo"
+            if isinstance(r, Mapping)
+            and r.get("relationType") in (METADATA_RELATION, "IsIdenticalTo")
         ),
         None,
     )

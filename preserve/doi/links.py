@@ -1,15 +1,19 @@
-"""OCI references as URLs in DOI metadata, and back.
+"""OCI references in DOI metadata, and back.
 
-DataCite has no identifier type for OCI artifacts, so a pinned reference is
-written as a ``URL`` related identifier that names its manifest:
+DataCite has no identifier type for OCI artifacts. The pinned crate reference
+goes verbatim into an ``alternateIdentifier`` of type ``OCI``. Every URL in the
+metadata must answer a plain GET (a browser follows it); a registry's manifest
+URL does not (it needs an OCI ``Accept`` header), so the related identifiers
+name *blobs*, which registries serve to anyone who may read the repository:
 
-* ``host/repo@sha256:x``  ->  ``https://host/v2/repo/manifests/sha256:x``
-  (``http://`` for loopback hosts, which registries serve without TLS);
-* ``local:repo@sha256:x``  ->  ``file://<store_dir>/index.json#repo@sha256:x``
-  (the embedded OCI image layout store on the publishing machine).
+* the crate's ``ro-crate-metadata.json`` (``HasMetadata``) and the image's
+  configuration, whose digest is the image ID (``Requires``):
+  ``https://host/v2/repo/blobs/sha256:x`` (``http://`` for loopback hosts);
+* in the embedded layout store: ``file://<store_dir>/blobs/sha256/x``.
 
-The crate reference also goes verbatim into an ``alternateIdentifier`` of type
-``OCI``; :func:`pinned_refs` reads both forms back.
+The image's pinned manifest reference is in the TechnicalInfo description.
+:func:`pinned_refs` reads these back, and the manifest URLs of older records
+(``https://host/v2/repo/manifests/sha256:x``, ``file://<store>/index.json#repo@x``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from preserve.oci.refs import LOCAL, InvalidReference, OciRef, check_digest
 OCI_ALTERNATE_TYPE = "OCI"
 CRATE_RELATION = "IsIdenticalTo"
 IMAGE_RELATION = "Requires"
+METADATA_RELATION = "HasMetadata"
+IMAGE_LINE = "Container image (pinned):"
+CRATE_LINE = "Crate artifact (pinned):"
 
 
 def _is_loopback(host: str) -> bool:
@@ -54,6 +61,17 @@ def oci_ref_to_url(ref: OciRef, store_dir: Path | None = None) -> str:
         return f"{Path(store_dir).absolute().as_uri()}/index.json#{ref.repository}@{ref.digest}"
     scheme = "http" if _is_loopback(ref.registry) else "https"
     return f"{scheme}://{ref.registry}/v2/{ref.repository}/manifests/{ref.digest}"
+
+
+def blob_url(ref: OciRef, digest: str, store_dir: Path | None = None) -> str:
+    """The URL of a blob of ``ref``'s repository: a plain GET answers with its bytes."""
+    hex_digest = check_digest(digest).split(":", 1)[1]
+    if ref.is_local:
+        if store_dir is None:
+            raise InvalidReference(f"{ref} names the local store, but no store directory was given")
+        return f"{Path(store_dir).absolute().as_uri()}/blobs/sha256/{hex_digest}"
+    scheme = "http" if _is_loopback(ref.registry) else "https"
+    return f"{scheme}://{ref.registry}/v2/{ref.repository}/blobs/{digest}"
 
 
 def oci_ref_from_url(url: str) -> OciRef:
@@ -102,14 +120,34 @@ def _alternates(attributes: Mapping[str, Any]) -> Iterable[object]:
 
 def pinned_refs(attributes: Mapping[str, Any]) -> tuple[OciRef | None, OciRef | None]:
     """The (crate, image) references pinned in DOI metadata; None where absent."""
-    crate = next(
-        (r for r in (_try(OciRef.parse, a) for a in _alternates(attributes)) if r), None
-    ) or next(
-        (r for r in (_try(oci_ref_from_url, u) for u in _related(attributes, CRATE_RELATION)) if r),
-        None,
+    crate = (
+        next((r for r in (_try(OciRef.parse, a) for a in _alternates(attributes)) if r), None)
+        or next(
+            (
+                r
+                for r in (_try(oci_ref_from_url, u) for u in _related(attributes, CRATE_RELATION))
+                if r
+            ),
+            None,
+        )
+        or next(
+            (r for r in (_try(OciRef.parse, t) for t in _technical(attributes, CRATE_LINE)) if r),
+            None,
+        )
     )
     image = next(
         (r for r in (_try(oci_ref_from_url, u) for u in _related(attributes, IMAGE_RELATION)) if r),
         None,
+    ) or next(
+        (r for r in (_try(OciRef.parse, t) for t in _technical(attributes, IMAGE_LINE)) if r), None
     )
     return crate, image
+
+
+def _technical(attributes: Mapping[str, Any], label: str) -> Iterable[str]:
+    """A pinned reference in the TechnicalInfo description (see metadata.py)."""
+    for item in attributes.get("descriptions") or []:
+        if isinstance(item, Mapping) and item.get("descriptionType") == "TechnicalInfo":
+            for line in str(item.get("description", "")).splitlines():
+                if line.startswith(label):
+                    yield line.removeprefix(label).strip()

@@ -14,9 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from preserve.doi.links import OCI_ALTERNATE_TYPE, oci_ref_from_url, oci_ref_to_url
+from preserve.doi.links import (
+    CRATE_LINE,
+    IMAGE_LINE,
+    IMAGE_RELATION,
+    METADATA_RELATION,
+    OCI_ALTERNATE_TYPE,
+    blob_url,
+    oci_ref_from_url,
+    oci_ref_to_url,
+)
 from preserve.doi.validation import SCHEMA_VERSION, to_xml, validate_attributes
 from preserve.manifest import Funding  # the manifest's funding, as DataCite takes it
 from preserve.oci.refs import OciRef, check_digest
@@ -49,7 +57,6 @@ RESOURCE_TYPE = "Process Run Crate"
 ROR_SCHEME_URI = "https://ror.org/"
 SPDX_SCHEME_URI = "https://spdx.org/licenses/"
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-_GIT_FORGES = ("github.com", "gitlab")
 
 
 @dataclass(frozen=True)
@@ -84,10 +91,12 @@ class PublicationInfo:
     created: str | None  # ISO date of the run
     crate_ref: OciRef  # pinned by digest; may be local:
     image_ref: OciRef  # pinned by digest; may be local:
+    metadata_digest: str | None  # the crate's ro-crate-metadata.json blob
+    image_id: str | None  # the image's config digest (its blob answers a plain GET)
     crate_size: int | None
     formats: Sequence[str]
     inputs: Sequence[InputData]
-    source_repository: str | None
+    source_url: str | None  # the crate's link to the code (crate/jsonld.py builds it)
     source_commit: str | None
     supplement_to: Sequence[str]
     cites: Sequence[str]
@@ -168,28 +177,15 @@ def _rights(spdx: str) -> dict[str, Any]:
     }
 
 
-def source_tree_url(repository: str, commit: str | None) -> str:
-    """The repository URL; on GitHub/GitLab hosts the browsable tree at ``commit``."""
-    url = repository.strip()
-    m = re.match(r"^git@([^:]+):(.+)$", url)
-    if m:  # scp-like git@github.com:owner/repo.git
-        url = f"https://{m.group(1)}/{m.group(2)}"
-    url = url.removesuffix("/").removesuffix(".git")
-    host = urlsplit(url).hostname or ""
-    if not commit or not any(f in host for f in _GIT_FORGES):
-        return url
-    return f"{url}/-/tree/{commit}" if "gitlab" in host else f"{url}/tree/{commit}"
-
-
 def _technical_info(info: PublicationInfo) -> str:
     lines = [
         "Preserved analysis run (RO-Crate, Process Run Crate profile).",
-        f"Crate artifact (pinned): {info.crate_ref}",
-        f"Container image (pinned): {info.image_ref}",
+        f"{CRATE_LINE} {info.crate_ref}",
+        f"{IMAGE_LINE} {info.image_ref}",
     ]
-    if info.source_repository:
+    if info.source_url or info.source_commit:
         at = f" at commit {info.source_commit}" if info.source_commit else ""
-        lines.append(f"Source: {info.source_repository}{at}")
+        lines.append(f"Source: {info.source_url or 'in the crate'}{at}")
     lines.append(f"Rerun and compare the outputs with: preserve rerun {info.doi}")
     return "\n".join(lines)
 
@@ -216,19 +212,32 @@ def _rel(identifier: str, id_type: str, relation: str, rtg: str | None) -> dict[
 
 
 def _related(info: PublicationInfo) -> list[dict[str, str]]:
+    """Related identifiers; every URL among them answers a plain GET (see links.py)."""
     store = info.store_dir
-    out = [
-        _rel(oci_ref_to_url(info.crate_ref, store), "URL", "IsIdenticalTo", "Workflow"),
-        _rel(oci_ref_to_url(info.image_ref, store), "URL", "Requires", "Software"),
-    ]
+    out = []
+    if info.metadata_digest:
+        out.append(
+            {
+                **_rel(
+                    blob_url(info.crate_ref, info.metadata_digest, store),
+                    "URL",
+                    METADATA_RELATION,
+                    None,
+                ),
+                "relatedMetadataScheme": "RO-Crate",
+                "schemeUri": "https://w3id.org/ro/crate/1.1",
+            }
+        )
+    if info.image_id:
+        image = blob_url(info.image_ref, info.image_id, store)
+        out.append(_rel(image, "URL", IMAGE_RELATION, "Software"))
     for data in info.inputs:
         if data.doi:
             out.append(_rel(bare_doi(data.doi), "DOI", "IsDerivedFrom", "Dataset"))
-        else:
-            out.append(_rel(data.uri, "URL", "IsDerivedFrom", "Dataset"))
-    if info.source_repository:
-        url = source_tree_url(info.source_repository, info.source_commit)
-        out.append(_rel(url, "URL", "IsDerivedFrom", "Software"))
+        elif web := _web(data.uri):
+            out.append(_rel(web, "URL", "IsDerivedFrom", "Dataset"))
+    if info.source_url and _web(info.source_url):
+        out.append(_rel(info.source_url, "URL", "IsDerivedFrom", "Software"))
     for paper in info.supplement_to:
         out.append(_rel(bare_doi(paper), "DOI", "IsSupplementTo", "JournalArticle"))
     out += [_rel(bare_doi(d), "DOI", "Cites", None) for d in info.cites]
@@ -237,6 +246,14 @@ def _related(info: PublicationInfo) -> list[dict[str, str]]:
         if item not in unique:
             unique.append(item)
     return unique
+
+
+def _web(uri: str) -> str | None:
+    """A URL a browser can GET for a data URI: WebDAV doors serve GET on the same path;
+    a ``file://`` path on the capturing machine is no link."""
+    scheme, sep, rest = uri.partition("://")
+    scheme = {"dav": "http", "davs": "https"}.get(scheme.lower(), scheme.lower())
+    return f"{scheme}{sep}{rest}" if sep and scheme in ("http", "https") else None
 
 
 def _funding(f: Funding) -> dict[str, str]:

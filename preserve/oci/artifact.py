@@ -49,6 +49,10 @@ EMPTY_DESCRIPTOR = Descriptor(
 )
 
 
+class NotACrate(CrateError):
+    """A manifest that is not a crate artifact (an image, another tool's artifact)."""
+
+
 def canonical_json(data: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -180,7 +184,7 @@ def check_crate_manifest(manifest: Mapping[str, Any], where: str) -> list[Descri
     """The layers of a crate manifest; CrateError when it is not a crate artifact."""
     kind = manifest.get("artifactType")
     if kind != CRATE_ARTIFACT_TYPE:
-        raise CrateError(
+        raise NotACrate(
             f"{where} is not a crate artifact (artifactType {kind!r})",
             hint=f"crate artifacts have artifactType {CRATE_ARTIFACT_TYPE}",
         )

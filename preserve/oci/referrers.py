@@ -14,6 +14,9 @@ from typing import Any
 from preserve.errors import RegistryError
 from preserve.oci.stores import INDEX_MEDIA_TYPE, Descriptor
 
+DOI_ANNOTATION = "org.preserve.doi"
+CREATED = "org.opencontainers.image.created"
+
 
 def fallback_tag(subject_digest: str) -> str:
     alg, _, ref = subject_digest.partition(":")
@@ -43,3 +46,22 @@ def listed(index: Mapping[str, Any], artifact_type: str | None) -> list[Descript
     if artifact_type is None:
         return descs
     return [d for d in descs if d.artifact_type == artifact_type]
+
+
+def select_crate(crates: list[Descriptor]) -> Descriptor:
+    """The crate to use among several referring to one image.
+
+    The published crate (annotated with its DOI) wins over the pre-publication one
+    that publish replaced (both carry the capture time as ``created``); then the
+    newest ``created``; then the one listed last (pushed last, in the tag schema
+    and the layout index alike).
+    """
+    ranked = sorted(
+        enumerate(crates),
+        key=lambda ic: (
+            bool(ic[1].annotations.get(DOI_ANNOTATION)),
+            ic[1].annotations.get(CREATED, ""),
+            ic[0],
+        ),
+    )
+    return ranked[-1][1]

@@ -24,11 +24,10 @@ from typing import Any
 
 from preserve.compare import OutputComparison, compare_output, reproduced
 from preserve.crate.jsonld import iso
-from preserve.crate.model import ANALYSIS_DIR, OUTPUTS_DIR, RunRecord
-from preserve.crate.plan import RerunPlan, read_plan
+from preserve.crate.model import OUTPUTS_DIR, RunRecord
+from preserve.crate.plan import read_plan
 from preserve.crate.target import check_target, finalize, staging_dir
-from preserve.errors import CrateError, DataError, RunError
-from preserve.manifest import FILENAME, Manifest, parse_manifest
+from preserve.errors import DataError, RunError
 from preserve.progress import QUIET, Progress
 from preserve.rerun.execute import run_rerun
 from preserve.rerun.fetch import environment, fetch_image, stage_inputs
@@ -94,7 +93,7 @@ def rerun(
     overrides = dict(inputs or {})
     origin = locate(target, settings, progress)
     plan = read_plan(origin.crate_dir)
-    manifest = _manifest(plan)
+    manifest = plan.manifest
     unknown = sorted(set(overrides) - {i.name for i in plan.inputs})
     if unknown:
         known = ", ".join(i.name for i in plan.inputs) or "none"
@@ -142,10 +141,3 @@ def rerun(
 
 def _present(path: Path) -> Path | None:
     return path if path.exists() else None
-
-
-def _manifest(plan: RerunPlan) -> Manifest:
-    path = plan.crate_dir / ANALYSIS_DIR / FILENAME
-    if not path.is_file():
-        raise CrateError(f"the crate has no {ANALYSIS_DIR}/{FILENAME}; it cannot be rerun")
-    return parse_manifest(path.read_text(encoding="utf-8"), source=str(path))

@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from preserve.crate.graph import Graph
 from preserve.crate.jsonld import iso
 from preserve.crate.model import (
     EnvRecord,
@@ -125,11 +123,11 @@ def verify_local(plan: RerunPlan, item: PlannedInput, path: Path) -> None:
 
 
 def verify_folder(plan: RerunPlan, item: PlannedInput, path: Path) -> None:
-    listing_id = next(iter(Graph.ids(item.entity.get("subjectOf"))), None)
+    listing_id = item.data.checksum_manifest
     if listing_id is None:
         return
     expected = {}
-    for line in (plan.crate_dir / listing_id).read_text().splitlines():
+    for line in plan.view.path(listing_id).read_text().splitlines():
         sha, _, rel = line.partition("  ")
         expected[rel] = sha
     digests = hash_files([path / rel for rel in expected])
@@ -143,29 +141,22 @@ def verify_folder(plan: RerunPlan, item: PlannedInput, path: Path) -> None:
 
 
 def input_record(item: PlannedInput) -> InputRecord:
-    e = item.entity
-    checksums: dict[str, str] = {k: str(e[k]) for k in ("md5", "sha1", "sha512") if k in e}
+    d = item.data
     return InputRecord(
         name=item.name,
         id=item.entity_id,
         mount=item.mount,
         size=item.size or 0,
         sha256=item.sha256,
-        encoding_format=e.get("encodingFormat"),
+        encoding_format=d.encoding_format,
         remote=item.remote,
         is_dir=item.is_dir,
-        sd_date_published=e.get("sdDatePublished"),
-        checksums=checksums,
-        doi=doi_of(e.get("identifier")),
-        description=e.get("description"),
-        checksum_manifest=next(iter(Graph.ids(e.get("subjectOf"))), None),
+        sd_date_published=d.sd_date_published,
+        checksums=dict(d.checksums),
+        doi=d.doi,
+        description=d.description,
+        checksum_manifest=d.checksum_manifest,
     )
-
-
-def doi_of(identifier: Any) -> str | None:
-    if isinstance(identifier, str) and "doi.org/10." in identifier:
-        return identifier.split("doi.org/", 1)[1]
-    return None
 
 
 def environment(

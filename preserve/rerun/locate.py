@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from preserve.crate.archive import is_zip, unzip_crate
+from preserve.crate.model import CRATE_METADATA
 from preserve.errors import CrateError
+from preserve.hashing import hash_files
 from preserve.oci.refs import OciRef, looks_like_path
 from preserve.oci.stores import open_store
 from preserve.progress import Progress
@@ -27,18 +30,24 @@ def is_doi(text: str) -> bool:
 
 
 def locate(target: str, settings: Settings, progress: Progress) -> Origin:
-    """The crate behind ``target``, fetched into the content-addressed cache if remote."""
+    """The crate behind ``target``, fetched into the content-addressed cache if remote.
+
+    The cache is keyed by the *crate's* digest: an image reference is first turned
+    into the reference of the crate that refers to it (the published one first).
+    """
     from preserve.doi.resolve import resolve
-    from preserve.push import pull
+    from preserve.push import crate_ref_for, pull_crate
 
     path = Path(target)
     if path.is_dir():
         return Origin(path.resolve(), None, None)
+    if is_zip(path):
+        return Origin(_unzipped(path, settings), None, None)
     if looks_like_path(target):
         raise CrateError(
             f"no crate directory at {target}",
-            hint="give a crate directory, an OCI reference (REGISTRY/REPOSITORY@sha256:...) "
-            "or a DOI",
+            hint="give a crate directory or .zip, an OCI reference "
+            "(REGISTRY/REPOSITORY@sha256:...) or a DOI",
         )
     doi = None
     if is_doi(target):
@@ -53,13 +62,19 @@ def locate(target: str, settings: Settings, progress: Progress) -> Origin:
     else:
         ref = OciRef.parse(target)
     store = open_store(settings, ref)
-    digest = ref.digest or store.resolve(ref)
+    crate_ref = ref if doi and ref.digest else crate_ref_for(store, ref, progress)
+    digest = crate_ref.digest
+    assert digest is not None
     cached = settings.cache_dir / "crates" / digest.replace(":", "-")
-    if not (cached / "ro-crate-metadata.json").is_file():
+    if not (cached / CRATE_METADATA).is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        pulled = pull(str(ref.with_digest(digest)), cached, settings=settings, progress=progress)
-        ref = pulled.ref
+        crate_ref = pull_crate(store, crate_ref, cached, progress).ref
     else:
         progress.step(f"crate {digest[:19]} is cached")
-        ref = ref.with_digest(digest)
-    return Origin(cached, doi, ref.pinned())
+    return Origin(cached, doi, crate_ref.pinned())
+
+
+def _unzipped(path: Path, settings: Settings) -> Path:
+    """A zipped crate, unpacked once into the cache under the digest of the zip."""
+    digest = hash_files([path])[path].sha256
+    return unzip_crate(path, settings.cache_dir / "crates" / f"zip-{digest}")

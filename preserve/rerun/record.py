@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from preserve import __version__
 from preserve.compare import OutputComparison, reproduced
-from preserve.crate.graph import Graph
 from preserve.crate.io import write_document, write_metadata
-from preserve.crate.jsonld import IMAGE_ID, iso
+from preserve.crate.jsonld import iso
 from preserve.crate.model import (
     ANALYSIS_DIR,
     LOGS_DIR,
@@ -26,13 +25,13 @@ from preserve.crate.model import (
     Verdict,
 )
 from preserve.crate.plan import RerunPlan
+from preserve.crate.read import CrateView, Data
 from preserve.hashing import hash_files
 from preserve.manifest import Manifest
 from preserve.mediatypes import guess
 from preserve.rerun.fetch import StagedInput
 from preserve.rerun.locate import Origin
 from preserve.settings import Publisher, Settings
-from preserve.source import SourceInfo
 
 
 def write_rerun_crate(
@@ -46,8 +45,8 @@ def write_rerun_crate(
     staging: Path,
     settings: Settings,
 ) -> None:
-    g = plan.graph
-    shutil.copytree(plan.crate_dir / ANALYSIS_DIR, staging / ANALYSIS_DIR)
+    view = plan.view
+    copy_confined(view, ANALYSIS_DIR, staging)
     carried = carry_files(plan, staging, ("environment/", "checksums/", "analysis.diff"))
     outdir = staging / OUTPUTS_DIR
     present = [o for o in plan.outputs if (outdir / o.path).is_file()]
@@ -78,8 +77,8 @@ def write_rerun_crate(
     based_on = origin_link(origin, plan, settings)
     record = CrateRecord(
         manifest=manifest,
-        source=source_of(g),
-        image=image_record(g),
+        source=view.source,
+        image=image_record(plan),
         run=run,
         inputs=tuple(staged[i.name].record for i in plan.inputs),
         outputs=outputs,
@@ -89,18 +88,21 @@ def write_rerun_crate(
         extra_files=tuple(carried + logs),
         date_published=iso(datetime.now(UTC)),
         preserve_version=__version__,
-        publisher=publisher_of(g),
+        publisher=publisher_of(view),
         based_on=based_on,
+        instrument_id=view.instrument.id if view.instrument else None,
         verdicts=tuple(Verdict(c.path, c.verdict, c.summary) for c in comparisons),
         reproduced=reproduced(comparisons) if comparisons else None,
     )
     document = write_metadata(record, staging)
-    # The image entity is the original's, word for word: it is the same image.
-    original_image = g.get(next(iter(g.ids((g.main_action() or {}).get("containerImage"))), ""))
-    new_graph = Graph(document)
-    new_graph.get(IMAGE_ID).clear()
-    new_graph.get(IMAGE_ID).update({**original_image, "@id": IMAGE_ID})
-    action = new_graph.get(run.id)
+    # The image and the software are the original's, word for word: the same ones ran.
+    by_id = {e["@id"]: e for e in document["@graph"]}
+    for original in (view.image, view.instrument):
+        raw = view.entity(original.id) if original else None
+        if original and raw and original.id in by_id:
+            by_id[original.id].clear()
+            by_id[original.id].update(raw)
+    action = by_id[run.id]
     what = (
         "Rerun on new data"
         if record.reproduced is None
@@ -112,84 +114,86 @@ def write_rerun_crate(
     write_document(staging, document)
 
 
+def copy_confined(view: CrateView, folder: str, staging: Path) -> None:
+    """Copy a folder of the crate; a link leading outside the crate is refused, others
+    are copied as the files they point at."""
+    source = view.path(folder)
+    for directory, dirs, files in os.walk(source):
+        rel = Path(directory).relative_to(source)
+        (staging / folder / rel).mkdir(parents=True, exist_ok=True)
+        for name in [*dirs, *files]:
+            view.path(f"{folder}/{(rel / name).as_posix()}")  # CrateError if it leaves the crate
+        for name in files:
+            shutil.copyfile(Path(directory) / name, staging / folder / rel / name)
+
+
 def carry_files(plan: RerunPlan, staging: Path, prefixes: tuple[str, ...]) -> list[FileRecord]:
     out = []
-    for entity in plan.graph.by_id.values():
-        eid = entity["@id"]
-        if "File" not in Graph.types(entity) or not eid.startswith(prefixes):
+    for data in plan.view.files:
+        if data.is_dir or not data.id.startswith(prefixes):
             continue
-        src = plan.crate_dir / eid
+        src = plan.view.path(data.id)
         if not src.is_file():
             continue
-        (staging / eid).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, staging / eid)
-        out.append(file_record(entity))
+        (staging / data.id).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, staging / data.id)
+        out.append(file_record(data))
     return out
 
 
-def file_record(e: dict[str, Any]) -> FileRecord:
+def file_record(d: Data) -> FileRecord:
     return FileRecord(
-        id=e["@id"],
-        size=int(e.get("contentSize", 0)),
-        sha256=str(e.get("sha256", "")),
-        encoding_format=str(e.get("encodingFormat") or guess(e["@id"])),
-        name=e.get("name"),
-        description=e.get("description"),
+        id=d.id,
+        size=d.size or 0,
+        sha256=d.sha256 or "",
+        encoding_format=d.encoding_format or guess(d.id),
+        name=d.name,
+        description=d.description,
     )
 
 
 def analysis_files(plan: RerunPlan) -> list[FileRecord]:
-    folder = plan.graph.get(f"{ANALYSIS_DIR}/")
+    """The files of the analysis folder, without the inputs and the configuration."""
     skip = {i.entity_id for i in plan.inputs}
     config = (plan.spec.get("config") or {}).get("entity")
     return [
-        file_record(plan.graph.get(pid))
-        for pid in Graph.ids(folder.get("hasPart"))
-        if pid not in skip and pid != config and plan.graph.get(pid)
+        file_record(d)
+        for d in plan.view.files
+        if d.id.startswith(f"{ANALYSIS_DIR}/") and not d.is_dir and d.id not in skip | {config}
     ]
 
 
 def config_record(plan: RerunPlan) -> ConfigRecord | None:
     config = plan.spec.get("config")
-    if not config:
+    data = plan.view.data(config["entity"]) if config else None
+    if not config or data is None:
         return None
     return ConfigRecord(
-        file=file_record(plan.graph.get(config["entity"])),
+        file=file_record(data),
         mount=config["mount"],
         withheld_keys=tuple(config.get("withheld_keys", ())),
     )
 
 
-def source_of(g: Graph) -> SourceInfo:
-    action = g.main_action() or {}
-    software = g.get(next(iter(g.ids(action.get("instrument"))), ""))
-    commit = g.get("#git-commit").get("value")
-    return SourceInfo(
-        commit=commit,
-        remote=software.get("codeRepository"),
-        dirty=g.get("#git-dirty").get("value") == "true",
-        is_git=bool(commit),
-    )
-
-
-def image_record(g: Graph) -> ImageRecord:
-    image = g.get(next(iter(g.ids((g.main_action() or {}).get("containerImage"))), ""))
-    sha = image.get("sha256")
+def image_record(plan: RerunPlan) -> ImageRecord:
+    image = plan.view.image
+    assert image is not None  # read_plan refuses crates without one
     return ImageRecord(
-        image_id=str(image.get("identifier", "")),
-        name=str(image.get("name", "")),
-        tag=image.get("tag"),
-        registry=str(image.get("registry", "")),
-        digest=f"sha256:{sha}" if sha else None,
+        image_id=image.image_id or "",
+        name=image.name or "",
+        tag=image.tag,
+        registry=image.registry or "",
+        digest=f"sha256:{image.sha256}" if image.sha256 else None,
     )
 
 
-def publisher_of(g: Graph) -> Publisher | None:
-    pub = g.get(next(iter(g.ids(g.root().get("publisher"))), ""))
-    return Publisher(name=pub["name"], ror=pub.get("url")) if pub.get("name") else None
+def publisher_of(view: CrateView) -> Publisher | None:
+    pub = view.root.publisher
+    return Publisher(name=pub.name, ror=pub.ror) if pub else None
 
 
 def origin_link(origin: Origin, plan: RerunPlan, settings: Settings) -> str | None:
+    """What the rerun is based on: the DOI when there is one, else the crate's reference."""
     from preserve.doi.links import oci_ref_to_url
 
     doi = origin.doi or plan.doi

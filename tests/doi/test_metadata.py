@@ -17,7 +17,6 @@ from preserve.doi.metadata import (
     InputData,
     Person,
     build_attributes,
-    source_tree_url,
     suffix_for,
     to_xml,
     validate_attributes,
@@ -25,7 +24,15 @@ from preserve.doi.metadata import (
 from preserve.doi.validation import orcid_checksum_ok
 from preserve.errors import MetadataError
 from preserve.oci.refs import InvalidReference, OciRef
-from tests.doi.samples import CRATE_DIGEST, IMAGE_DIGEST, ORCID, local_info, sample_info
+from tests.doi.samples import (
+    CRATE_DIGEST,
+    IMAGE_DIGEST,
+    IMAGE_ID,
+    METADATA_DIGEST,
+    ORCID,
+    local_info,
+    sample_info,
+)
 
 XSD_DIR = Path(__file__).parent / "fixtures" / "datacite-xsd"
 
@@ -107,19 +114,26 @@ def test_descriptions_name_the_pinned_refs_and_the_rerun() -> None:
 def test_related_identifiers_pin_crate_image_inputs_and_source() -> None:
     info = sample_info()
     attrs = build_attributes(info)
-    [crate] = related(attrs, "IsIdenticalTo")
+    # No registry *manifest* URL (a plain GET of it fails without an OCI Accept header):
+    # the crate's metadata and the image's configuration are blobs, which any GET fetches.
+    assert related(attrs, "IsIdenticalTo") == []
+    assert not any("/manifests/" in r["relatedIdentifier"] for r in attrs["relatedIdentifiers"])
+    [crate] = related(attrs, "HasMetadata")
     assert crate == {
-        "relatedIdentifier": "https://registry.example.org/v2/lab/integrate-crate/manifests/"
-        + CRATE_DIGEST,
+        "relatedIdentifier": "https://registry.example.org/v2/lab/integrate-crate/blobs/"
+        + METADATA_DIGEST,
         "relatedIdentifierType": "URL",
-        "relationType": "IsIdenticalTo",
-        "resourceTypeGeneral": "Workflow",
+        "relationType": "HasMetadata",
+        "relatedMetadataScheme": "RO-Crate",
+        "schemeUri": "https://w3id.org/ro/crate/1.1",
     }
     [image] = related(attrs, "Requires")
-    assert image["relatedIdentifier"].endswith(f"/v2/lab/integrate/manifests/{IMAGE_DIGEST}")
+    assert image["relatedIdentifier"] == (
+        f"https://registry.example.org/v2/lab/integrate/blobs/{IMAGE_ID}"
+    )
     assert (image["relatedIdentifierType"], image["resourceTypeGeneral"]) == ("URL", "Software")
     derived = {r["relatedIdentifier"]: r for r in related(attrs, "IsDerivedFrom")}
-    frames = derived["davs://dcache.example.org/pnfs/lab/run42/frames.h5"]
+    frames = derived["https://dcache.example.org/pnfs/lab/run42/frames.h5"]  # GET on the door
     assert (frames["relatedIdentifierType"], frames["resourceTypeGeneral"]) == ("URL", "Dataset")
     assert derived["10.5281/zenodo.1"]["relatedIdentifierType"] == "DOI"  # DOI wins over URL
     source = derived[f"https://github.com/example-lab/integrate/tree/{info.source_commit}"]
@@ -156,7 +170,7 @@ def minimal_info() -> Any:
         crate_size=None,
         formats=[],
         inputs=[],
-        source_repository=None,
+        source_url=None,
         source_commit=None,
         supplement_to=[],
         cites=[],
@@ -217,10 +231,10 @@ def test_invalid_metadata_names_the_field(change: dict[str, Any], field: str) ->
 def test_schema_errors_name_nested_paths() -> None:
     attrs = build_attributes(sample_info())
     attrs["types"] = {"resourceTypeGeneral": "Analysis"}
-    attrs["relatedIdentifiers"][0]["relationType"] = "IsSameAs"
+    attrs["relatedIdentifiers"][1]["relationType"] = "IsSameAs"
     message = field_error(attrs)
     assert "types.resourceTypeGeneral: 'Analysis' is not one of" in message
-    assert "relatedIdentifiers[0]" in message
+    assert "relatedIdentifiers[1]" in message
     assert message.startswith("DOI metadata is not valid DataCite Metadata Schema 4.5 (2 problems)")
 
 
@@ -284,8 +298,17 @@ def test_pinned_refs_read_back(tmp_path: Path) -> None:
     for info in (sample_info(), local_info(tmp_path)):
         attrs = build_attributes(info)
         assert pinned_refs(attrs) == (info.crate_ref, info.image_ref)
-        del attrs["alternateIdentifiers"]  # the related identifier alone is enough
+        del attrs["alternateIdentifiers"]  # the technical description alone is enough
         assert pinned_refs(attrs) == (info.crate_ref, info.image_ref)
+        old = {  # records written before the blob URLs: manifest URLs
+            "relatedIdentifiers": [
+                {"relationType": "IsIdenticalTo", "relatedIdentifier": oci_ref_to_url(r, tmp_path)}
+                if i == 0
+                else {"relationType": "Requires", "relatedIdentifier": oci_ref_to_url(r, tmp_path)}
+                for i, r in enumerate((info.crate_ref, info.image_ref))
+            ]
+        }
+        assert pinned_refs(old) == (info.crate_ref, info.image_ref)
     assert pinned_refs({"relatedIdentifiers": [{"relationType": "Requires"}]}) == (None, None)
 
 
@@ -300,20 +323,6 @@ def test_suffix_is_deterministic_and_opaque() -> None:
     assert len(many) == 4096
     with pytest.raises(InvalidReference):
         suffix_for("sha256:xyz")
-
-
-@pytest.mark.parametrize(
-    ("repo", "commit", "url"),
-    [
-        ("https://github.com/o/r.git", "abc", "https://github.com/o/r/tree/abc"),
-        ("git@github.com:o/r.git", "abc", "https://github.com/o/r/tree/abc"),
-        ("https://gitlab.desy.de/g/sub/r", "abc", "https://gitlab.desy.de/g/sub/r/-/tree/abc"),
-        ("https://git.example.org/r.git", "abc", "https://git.example.org/r"),
-        ("https://github.com/o/r", None, "https://github.com/o/r"),
-    ],
-)
-def test_source_tree_url(repo: str, commit: str | None, url: str) -> None:
-    assert source_tree_url(repo, commit) == url
 
 
 def test_duplicate_inputs_are_listed_once() -> None:
