@@ -99,9 +99,9 @@ def check_document(document: Any, where: str) -> dict[str, Any]:
         types = entity.get("@type")
         if not (isinstance(types, str) or _str_list(types)):
             raise CrateError(f"{where}: entity {eid!r} has no @type (a string or list of strings)")
-        if {"File", "Dataset"} & set(types_of(entity)) and not eid.startswith("#"):
-            if not is_web(eid) and eid != "./":
-                check_crate_path(eid)
+        local = not (eid.startswith("#") or is_web(eid) or eid == "./")
+        if local and {"File", "Dataset"} & set(types_of(entity)):
+            check_crate_path(eid)
         for key, value in entity.items():
             if not key.startswith("@") and not _flat(value):
                 raise CrateError(
