@@ -7,10 +7,14 @@ Layout (see README, "Artifact format"):
   refuses manifests whose blobs it does not hold);
 * one layer per file in sorted path order, titled with its POSIX path inside the
   crate (``org.opencontainers.image.title``, as ORAS does), typed by extension;
-* a folder holding more than :data:`DIR_LAYER_THRESHOLD` files becomes one
-  deterministic uncompressed tar layer titled with the folder path and annotated
-  ``io.deis.oras.content.unpack: "true"`` (ORAS's directory convention), so the
-  manifest stays small;
+* a top-level folder holding :data:`DIR_LAYER_THRESHOLD` files or more becomes
+  one deterministic ``tar+gzip`` layer titled with the folder's name, its members
+  under that name, annotated ``io.deis.oras.content.unpack: "true"`` and
+  ``io.deis.oras.content.digest`` (the tar's digest): ORAS's directory
+  convention, so oras-py and the oras CLI unpack it too, and the manifest stays
+  small. Only top-level folders: oras-py unpacks a layer into the parent of its
+  title and the oras CLI under its title, which agree only for a name without
+  ``/``;
 * ``subject`` = the image manifest descriptor, ``annotations`` = exactly the
   caller's mapping.
 
@@ -19,6 +23,8 @@ Everything is canonical JSON, so the same crate and inputs give the same digest.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import tarfile
@@ -39,7 +45,9 @@ from preserve.oci.stores import (
 
 DIR_LAYER_THRESHOLD = 1000
 UNPACK = "io.deis.oras.content.unpack"
+TAR_DIGEST = "io.deis.oras.content.digest"
 TAR_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar"
+TARGZ_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 METADATA_FILE = "ro-crate-metadata.json"
 EMPTY_BLOB = b"{}"
 EMPTY_DESCRIPTOR = Descriptor(
@@ -73,12 +81,14 @@ class Entry:
 
     @property
     def media_type(self) -> str:
-        return TAR_MEDIA_TYPE if self.is_dir else media_type_for(self.title)
+        return TARGZ_MEDIA_TYPE if self.is_dir else media_type_for(self.title)
 
-    def annotations(self) -> dict[str, str]:
+    def annotations(self, tar_digest: str | None = None) -> dict[str, str]:
         out = {TITLE: self.title}
         if self.is_dir:
             out[UNPACK] = "true"
+        if tar_digest:
+            out[TAR_DIGEST] = tar_digest
         return out
 
 
@@ -99,7 +109,8 @@ def _collect(root: Path, folder: Path, out: list[Entry]) -> None:
         path = Path(item.path)
         title = path.relative_to(root).as_posix()
         if item.is_dir(follow_symlinks=False):
-            if _count_files(path, DIR_LAYER_THRESHOLD + 1) > DIR_LAYER_THRESHOLD:
+            top = folder == root
+            if top and _count_files(path, DIR_LAYER_THRESHOLD) >= DIR_LAYER_THRESHOLD:
                 out.append(Entry(title, path, is_dir=True))
             else:
                 _collect(root, path, out)
@@ -122,27 +133,49 @@ def _count_files(folder: Path, limit: int) -> int:
     return count
 
 
-def write_tar(entry: Entry, dest: Path) -> Path:
-    """A deterministic tar of a folder: sorted, mtime 0, uid/gid 0, names under the title."""
-    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
-        for path in _walk_sorted(entry.path):
-            name = f"{entry.title}/{path.relative_to(entry.path).as_posix()}"
-            info = tarfile.TarInfo(name)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if path.is_dir() and not path.is_symlink():
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                tar.addfile(info)
-            elif path.is_file():
-                info.size = path.stat().st_size
-                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                with path.open("rb") as fh:
-                    tar.addfile(info, fh)
-            else:
-                raise CrateError(f"{path} in the crate is neither a regular file nor a folder")
-    return dest
+def write_tar(entry: Entry, dest: Path) -> tuple[Path, str]:
+    """A deterministic tar+gzip of a folder (sorted, mtime 0, uid/gid 0, members under the
+    title; gzip without name or time); returns it and the digest of the uncompressed tar."""
+    with dest.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+        hashed = _Hashing(gz)
+        with tarfile.open(fileobj=hashed, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            for path in _walk_sorted(entry.path):
+                tar_member(tar, entry, path)
+    return dest, f"sha256:{hashed.sha256.hexdigest()}"
+
+
+def tar_member(tar: tarfile.TarFile, entry: Entry, path: Path) -> None:
+    name = f"{entry.title}/{path.relative_to(entry.path).as_posix()}"
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if path.is_dir() and not path.is_symlink():
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tar.addfile(info)
+    elif path.is_file():
+        info.size = path.stat().st_size
+        info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        with path.open("rb") as fh:
+            tar.addfile(info, fh)
+    else:
+        raise CrateError(f"{path} in the crate is neither a regular file nor a folder")
+
+
+class _Hashing:
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, out: gzip.GzipFile) -> None:
+        self.out = out
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.out.write(data)
+
+    def tell(self) -> int:
+        return self.out.tell()
 
 
 def _walk_sorted(folder: Path) -> Iterator[Path]:

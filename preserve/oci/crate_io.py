@@ -50,13 +50,14 @@ def upload_crate(
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="crate-") as tmp:
         for entry in entries:
+            tar_digest = None
             if entry.is_dir:
                 progress.step(f"packing folder {entry.title}")
-                path = write_tar(entry, Path(tmp) / f"{len(layers)}.tar")
+                path, tar_digest = write_tar(entry, Path(tmp) / f"{len(layers)}.tar.gz")
             else:
                 path = entry.path
             digest, size = blobs.put_file(path, entry.title, progress)
-            layers.append(Descriptor(entry.media_type, digest, size, entry.annotations()))
+            layers.append(Descriptor(entry.media_type, digest, size, entry.annotations(tar_digest)))
             if entry.is_dir:
                 path.unlink()
     blobs.put_bytes(EMPTY_BLOB)
@@ -78,7 +79,7 @@ def download_crate(
         for layer, title in zip(layers, titles, strict=True):
             label = f"blob {title} ({layer.digest})"
             if layer.annotations.get(UNPACK) == "true":
-                packed = Path(scratch) / "folder.tar"
+                packed = Path(scratch) / "folder.tar.gz"
                 blobs.fetch_blob(layer, packed, label, progress)
                 extract_folder(packed, tmp, title, where)
                 packed.unlink()

@@ -55,16 +55,25 @@ def staging(dest: Path) -> Iterator[Path]:
 
 
 def extract_folder(tar_path: Path, root: Path, title: PurePosixPath, where: str) -> None:
-    """Unpack a folder layer (ORAS convention: members are prefixed with the title)."""
+    """Unpack a folder layer (ORAS convention: members are prefixed with the title), plain
+    tar or tar+gzip, if what it unpacks to fits on the disk."""
     try:
-        with tarfile.open(tar_path, "r:") as tar:
+        with tarfile.open(tar_path, "r:*") as tar:
             members = tar.getmembers()
             for member in members:
                 _check_member(member, title, where)
+            total = sum(m.size for m in members if m.isfile())
+            free = shutil.disk_usage(root).free
+            if total > free:
+                raise CrateError(
+                    f"{where}: folder layer {title} unpacks to {total} bytes; "
+                    f"{root} has {free} bytes free",
+                    hint="free some space or pull to another disk",
+                )
             # The "data" filter repeats our checks and also drops set-id bits and devices.
             tar.extractall(root, members=members, filter="data")
-    except tarfile.TarError as exc:
-        raise CrateError(f"{where}: folder layer {title} is not a valid tar: {exc}") from exc
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise CrateError(f"{where}: folder layer {title} could not be unpacked: {exc}") from exc
 
 
 def _check_member(member: tarfile.TarInfo, title: PurePosixPath, where: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from preserve.errors import RegistryError
-from preserve.oci.artifact import EMPTY_DESCRIPTOR, TAR_MEDIA_TYPE, UNPACK
+from preserve.oci.artifact import EMPTY_DESCRIPTOR, TAR_DIGEST, TARGZ_MEDIA_TYPE, UNPACK
 from preserve.oci.refs import OciRef
 from preserve.oci.stores import CRATE_ARTIFACT_TYPE, TITLE, OciStore, open_store
 from preserve.progress import QUIET
@@ -123,9 +123,10 @@ def test_crate_manifest_shape_and_determinism(
     assert types["ro-crate-metadata.json"] == "application/ld+json"
     assert types["results/azint.h5"] == "application/x-hdf5"
     assert types["code/src/pkg/analysis.py"] == "text/x-python"
-    assert types["frames"] == TAR_MEDIA_TYPE
+    assert types["frames"] == TARGZ_MEDIA_TYPE
     frames = next(x for x in manifest["layers"] if x["annotations"][TITLE] == "frames")
     assert frames["annotations"][UNPACK] == "true"
+    assert frames["annotations"][TAR_DIGEST].startswith("sha256:")
 
 
 @pytest.mark.registry

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -42,16 +45,29 @@ def test_big_folders_become_one_deterministic_tar(tmp_path: Path) -> None:
     entries = crate_entries(crate)
     assert [e.title for e in entries if e.is_dir] == ["frames"]
     folder = next(e for e in entries if e.is_dir)
-    first = sha256_file(write_tar(folder, tmp_path / "1.tar"))
+    path, tar_digest = write_tar(folder, tmp_path / "1.tar.gz")
+    first = sha256_file(path)
     os.utime(crate / "frames" / "f00001.txt", (1, 1))  # mtimes are not recorded
-    second = sha256_file(write_tar(folder, tmp_path / "2.tar"))
-    assert first == second
+    again, tar_again = write_tar(folder, tmp_path / "2.tar.gz")
+    assert (first, tar_digest) == (sha256_file(again), tar_again)
+    with gzip.open(path) as fh:  # the annotation's digest is the uncompressed tar's
+        assert tar_digest == "sha256:" + hashlib.sha256(fh.read()).hexdigest()
+    with tarfile.open(path) as tar:  # members under the folder's name (ORAS convention)
+        assert {m.name.split("/")[0] for m in tar.getmembers()} == {"frames"}
 
 
-def test_a_folder_of_exactly_1000_files_stays_files(tmp_path: Path) -> None:
-    crate = make_crate(tmp_path / "a", big_folder_files=999)  # + sub/deep.bin = 1000
+def test_a_folder_of_999_files_stays_files(tmp_path: Path) -> None:
+    crate = make_crate(tmp_path / "a", big_folder_files=998)  # + sub/deep.bin = 999
     titles = [e.title for e in crate_entries(crate)]
-    assert "frames/f00998.txt" in titles and "frames/sub/deep.bin" in titles
+    assert "frames/f00997.txt" in titles and "frames/sub/deep.bin" in titles
+
+
+def test_only_top_level_folders_become_layers(tmp_path: Path) -> None:
+    crate = make_crate(tmp_path / "a", big_folder_files=0)
+    (crate / "analysis" / "data" / "scan").mkdir(parents=True)
+    for i in range(1000):
+        (crate / "analysis" / "data" / "scan" / f"{i}.tif").write_text(str(i))
+    assert [e.title for e in crate_entries(crate) if e.is_dir] == ["analysis"]
 
 
 def test_a_crate_needs_its_metadata_file(tmp_path: Path) -> None:
