@@ -179,7 +179,8 @@ def pull_crate(store: OciStore, crate_ref: OciRef, dest: Path, progress: Progres
         return store.pull_crate(crate_ref, dest, progress=progress)
     except NotACrate as exc:
         raise CrateError(
-            f"{crate_ref} is not a crate, and no crate refers to it ({exc.message})",
+            f"{crate_ref} is not a crate (it is an image or another artifact), "
+            "and no crate refers to it",
             hint="if it is an image copied from another registry, the copy lacks its "
             "referrers: copy them too (e.g. `oras cp --recursive`, `regctl image copy "
             "--referrers`), or pull the crate by its own reference or DOI",

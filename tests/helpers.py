@@ -80,9 +80,12 @@ def serve_directory(directory: Path, port: int = 0) -> Iterator[str]:
 
 
 def validate_crate(
-    crate: Path, tmp: Path, level: str = "recommended"
+    crate: Path, tmp: Path, level: str = "recommended", *, online: bool = False
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Run the community validator (offline wrapper in ../shared); (exit code, issues)."""
+    """Run the community validator (wrapper in ../shared); (exit code, issues).
+
+    Offline by default; ``online`` lets it send its HEAD requests to web data
+    entities (loopback test servers), so that their availability is checked too."""
     report = tmp / f"report-{crate.name}.json"
     # The wrapper runs `rocrate-validator`, installed beside this interpreter.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -97,6 +100,7 @@ def validate_crate(
             level,
             "--json",
             str(report),
+            *(["--online"] if online else []),
         ],
         capture_output=True,
         text=True,
