@@ -12,7 +12,7 @@ from preserve.cli._render import out_console, print_json, progress_for
 
 
 @click.command()
-@click.argument("crate_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("crate_dir", type=click.Path(path_type=Path, exists=True))
 @click.option(
     "--to",
     "to",
@@ -22,7 +22,8 @@ from preserve.cli._render import out_console, print_json, progress_for
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def push(app: AppContext, crate_dir: Path, to: str | None, as_json: bool) -> None:
-    """Push the image a crate ran in, and the crate as an OCI artifact linked to it."""
+    """Push the image a crate (folder or .zip) ran in, and the crate as an OCI artifact
+    linked to it."""
     from preserve.push import push as do_push
 
     result = do_push(crate_dir, settings=app.settings(), to=to, progress=progress_for(as_json))

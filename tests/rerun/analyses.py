@@ -62,6 +62,7 @@ def make(
     inputs: str = "",
     extra: str = "",
     args: str = '"{outdir}"',
+    commit: bool = True,
 ) -> Path:
     analysis = tmp / name
     analysis.mkdir()
@@ -79,5 +80,6 @@ def make(
         + inputs
         + extra
     )
-    git_commit_all(analysis)
+    if commit:
+        git_commit_all(analysis)
     return analysis
