@@ -17,9 +17,9 @@ from preserve.oci.artifact import crate_entries, media_type_for, write_tar
 from preserve.oci.auth import Challenge, find_credentials, searched_places
 from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.digests import sha256_file
-from preserve.oci.referrers import add_referrer, empty_index, fallback_tag
+from preserve.oci.referrers import add_referrer, empty_index, fallback_tag, select_crate
 from preserve.oci.registry import is_loopback
-from preserve.oci.stores import Descriptor
+from preserve.oci.stores import MANIFEST_MEDIA_TYPE, Descriptor
 from preserve.oci.unpack import safe_title
 from preserve.settings import Settings
 from tests.oci.conftest import make_crate
@@ -159,3 +159,20 @@ def test_caches_survive_a_reload(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_the_published_crate_wins_then_the_newest_then_the_last_listed() -> None:
+    def crate(digest: str, created: str, doi: str | None = None) -> Descriptor:
+        notes = {"org.opencontainers.image.created": created}
+        if doi:
+            notes["org.preserve.doi"] = doi
+        return Descriptor(MANIFEST_MEDIA_TYPE, f"sha256:{digest * 64}", 10, notes)
+
+    before = crate("a", "2026-03-14T10:00:00Z")
+    published = crate("b", "2026-03-14T10:00:00Z", "10.5072/preserve.x")  # same created
+    assert select_crate([before, published]) == published
+    assert select_crate([published, before]) == published
+    newer = crate("c", "2026-03-15T10:00:00Z")
+    assert select_crate([newer, before]) == newer
+    twin = crate("d", "2026-03-14T10:00:00Z")
+    assert select_crate([before, twin]) == twin

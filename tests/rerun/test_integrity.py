@@ -193,5 +193,5 @@ def test_foreign_crate_without_recipe_says_what_is_missing(tmp_path: Path) -> No
     proc = run_preserve("rerun", str(crate))
     assert proc.returncode == 1
     assert "cannot be rerun" in proc.stderr
-    assert "no container image" in proc.stderr and "no recorded command" in proc.stderr
+    assert "it lacks a container image" in proc.stderr and "preserve's run recipe" in proc.stderr
     assert "Traceback" not in proc.stderr
