@@ -167,7 +167,7 @@ def _digest(pushed: PushResult) -> str:
 
 
 def _is_local(crate_dir: Path, settings: Settings, to: str | None) -> bool:
-    return target_for(crate_dir, settings, to).is_local
+    return target_for(read_crate(crate_dir), settings, to).is_local
 
 
 def _verify_pullable(pushed: PushResult, settings: Settings, progress: Progress) -> None:

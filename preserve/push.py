@@ -77,17 +77,17 @@ def writable_crate(crate_dir: Path) -> CrateView:
     return view
 
 
-def target_for(crate_dir: Path, settings: Settings, to: str | None) -> OciRef:
-    """``--to``; else where the crate's image already is; else the configured registry or
-    the local store. Named for the analysis."""
-    view = read_crate(crate_dir)
+def target_for(view: CrateView, settings: Settings, to: str | None) -> OciRef:
+    """``--to``; else where the crate's image already is (unless that is the local store
+    and a registry is configured); else the configured registry or the local store."""
     image = view.image
     if image is None:
         raise CrateError("the crate's run names no container image (containerImage)")
+    recorded = image.ref
     if to:
         ref = OciRef.parse(to)
-    elif image.ref is not None:  # pushed before: register what is there
-        ref = OciRef(image.ref.registry, image.ref.repository, tag=image.tag)
+    elif recorded is not None and not (recorded.is_local and settings.registry):
+        ref = OciRef(recorded.registry, recorded.repository, tag=image.tag)  # register it there
     else:
         ref = default_target(settings, _analysis_name(view))
     if ref.digest:
@@ -114,7 +114,7 @@ def _push_dir(
     crate_dir: Path, settings: Settings, to: str | None, progress: Progress
 ) -> PushResult:
     view = writable_crate(crate_dir)
-    target = target_for(crate_dir, settings, to)
+    target = target_for(view, settings, to)
     store = open_store(settings, target)
     image_ref = _already_there(view, target, store)
     if image_ref is None:
