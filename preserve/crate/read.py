@@ -455,6 +455,15 @@ class _Reader:
         ids = self.refs(entity, key)
         return self.entity(ids[0], entity, key) if ids else None
 
+    def _bare(self, entity_id: str) -> dict[str, Any]:
+        """A contextual entity (a person, a licence) by id; other tools sometimes refer to
+        one by its URL without describing it, which is no reason to refuse the crate."""
+        return self.entities.get(entity_id) or {"@id": entity_id, "@type": "Thing"}
+
+    def _described(self, entity: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+        ids = self.refs(entity, key)
+        return self._bare(ids[0]) if ids else None
+
     def _many(self, entity: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
         return [self.entity(i, entity, key) for i in self.refs(entity, key)]
 
@@ -470,10 +479,10 @@ class _Reader:
         return actions[0] if len(actions) == 1 else None
 
     def _root(self, root: Mapping[str, Any]) -> Root:
-        licence = self._one(root, "license") if self.refs(root, "license") else None
+        licence = self._described(root, "license")
         if licence is None and isinstance(root.get("license"), str):
             licence = {"@id": root["license"]}
-        publisher = self._one(root, "publisher")
+        publisher = self._described(root, "publisher")
         keywords = root.get("keywords")
         words = (
             [str(k) for k in keywords]
@@ -491,7 +500,7 @@ class _Reader:
             license_name=self.text(licence, "identifier") if licence else None,
             identifier=self._identifier(root),
             conforms_to=tuple(self.refs(root, "conformsTo")),
-            authors=tuple(self._person(p) for p in self._many(root, "author")),
+            authors=tuple(self._person(self._bare(i)) for i in self.refs(root, "author")),
             publisher=self._organization(publisher) if publisher else None,
             is_based_on=next(iter(self.refs(root, "isBasedOn")), None),
             funding=tuple(self._funding(g) for g in self._many(root, "funding")),
@@ -516,7 +525,7 @@ class _Reader:
 
     def _person(self, entity: Mapping[str, Any]) -> Person:
         pid = str(entity["@id"])
-        org = self._one(entity, "affiliation")
+        org = self._described(entity, "affiliation")
         return Person(
             id=pid,
             name=self.text(entity, "name") or pid,
@@ -532,7 +541,7 @@ class _Reader:
         return Organization(oid, self.text(entity, "name") or oid, ror)
 
     def _funding(self, grant: Mapping[str, Any]) -> Funding:
-        funder = self._one(grant, "funder")
+        funder = self._described(grant, "funder")
         org = self._organization(funder) if funder else None
         return Funding(
             funder=org.name if org else (self.text(grant, "name") or str(grant["@id"])),

@@ -156,7 +156,7 @@ def test_not_utf8_and_too_large(tmp_path: Path) -> None:
         (lambda d: entity(d, "#container-image").update(sha256=["a", "b"]), "should be text"),
         (lambda d: entity(d, "#run-1").update(object={"@id": "analysis/nowhere"}), "nowhere"),
         (lambda d: entity(d, "./").update(hasPart=["analysis/"]), "not a readable RO-Crate"),
-        (lambda d: entity(d, "./").update(author="Ada"), "'Ada', which the crate does not"),
+        (lambda d: entity(d, "#run-1").update(environment="#env-X"), "'#env-X', which the crate"),
         (lambda d: entity(d, "./").update(author=[3]), "should refer to entities"),
     ],
 )
@@ -238,3 +238,11 @@ def test_doi_forms_and_other_tools_identifiers(tmp_path: Path) -> None:
     assert view_of(doc).doi == "10.5281/zenodo.1"
     entity(doc, "./")["identifier"] = "https://example.org/not-a-doi"
     assert view_of(doc).doi is None
+    # Other tools name people and licences by URL without describing them: read as such.
+    entity(doc, "./").update(author={"@id": "https://orcid.org/0000-0002-1694-233X"})
+    entity(doc, "./").update(license={"@id": "https://spdx.org/licenses/Apache-2.0"})
+    root = view_of(doc).root
+    assert [(a.name, a.orcid) for a in root.authors] == [
+        ("https://orcid.org/0000-0002-1694-233X", "0000-0002-1694-233X")
+    ]
+    assert (root.license, root.license_name) == ("https://spdx.org/licenses/Apache-2.0", None)
