@@ -382,30 +382,26 @@ class _Reader:
     def view(self, directory: Path | None) -> CrateView:
         root = self.entities[self.crate.root_dataset.id]
         action = self._main_action(root)
-        instrument = self._one(action, "instrument") if action else None
-        image = self._one(action, "containerImage") if action else None
-        files = tuple(
-            _data(self.entities[e.id])
-            for e in self.crate.data_entities
-            if e.id in self.entities and not is_web(e.id)
-        )
+        run: Mapping[str, Any] = action or {"@id": ""}  # no run: no parts either
+        instrument = self._one(run, "instrument")
+        image = self._one(run, "containerImage")
         return CrateView(
             directory=directory,
             root=self._root(root),
             action=self._action(action) if action else None,
             instrument=self._software(instrument) if instrument else None,
-            inputs=tuple(self._data_ref(r) for r in self.refs(action, "object")) if action else (),
-            outputs=tuple(self._data_ref(r) for r in self.refs(action, "result")) if action else (),
+            inputs=tuple(self._data_ref(r) for r in self.refs(run, "object")),
+            outputs=tuple(self._data_ref(r) for r in self.refs(run, "result")),
             image=self._image(image) if image else None,
-            environment=tuple(self._env(e) for e in self._many(action, "environment"))
-            if action
-            else (),
-            usage=tuple(self._usage(u) for u in self._many(action, "resourceUsage"))
-            if action
-            else (),
+            environment=tuple(self._env(e) for e in self._many(run, "environment")),
+            usage=tuple(self._usage(u) for u in self._many(run, "resourceUsage")),
             doi=self._doi(root),
             source=self._source(instrument),
-            files=files,
+            files=tuple(
+                _data(self.entities[e.id])
+                for e in self.crate.data_entities
+                if e.id in self.entities and not is_web(e.id)
+            ),
             _entities=MappingProxyType(self.entities),
         )
 
