@@ -34,6 +34,18 @@ class ConfigError(PreserveError):
     """Configuration file, environment variable or option is invalid."""
 
 
+class MissingSecret(ConfigError):
+    """A plug-in needs a secret configured nowhere; a front end on a terminal may ask for it."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, section: str, key: str, prompt: str
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.section = section  # the dotted table, "doi.datacite"
+        self.key = key  # "password"
+        self.prompt = prompt  # what to ask, naming the account (never the secret)
+
+
 class ManifestError(PreserveError):
     """``preserve.yaml`` is missing or does not match its schema."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from preserve.errors import RunError
 from preserve.progress import QUIET
-from preserve.runners.base import RunSpec, open_runner
+from preserve.runners.base import Runner, RunSpec
 
 SCRIPT = r"""
 echo '### os'; cat /etc/os-release 2>/dev/null
@@ -35,17 +35,17 @@ done
 
 
 def software_inventory(
-    image_id: str, cache_dir: Path, runner_name: str = "docker"
+    image_id: str, runnable: str, cache_dir: Path, runner: Runner
 ) -> dict[str, Any]:
-    """Packages in ``image_id``; an image without /bin/sh yields an explanatory note."""
+    """Packages in ``image_id`` (``runnable`` as the runner names it); an image without
+    /bin/sh yields an explanatory note."""
     cached = cache_dir / "inventory" / f"{image_id.replace(':', '-')}.json"
     if cached.is_file():
         data: dict[str, Any] = json.loads(cached.read_text())
         return data
-    runner = open_runner(runner_name)
     with tempfile.TemporaryDirectory() as tmp:
         out, err = Path(tmp, "out"), Path(tmp, "err")
-        spec = RunSpec(image=image_id, command=("/bin/sh", "-c", SCRIPT), network=False)
+        spec = RunSpec(image=runnable, command=("/bin/sh", "-c", SCRIPT), network=False)
         try:
             result = runner.run(spec, stdout=out, stderr=err, progress=QUIET)
             text = out.read_text(errors="replace") if result.exit_code == 0 else ""

@@ -132,7 +132,7 @@ def _publish_dir(
     keep_dir: bool = True,
 ) -> PublishResult:
     writable_crate(crate_dir)  # another tool's crate: refused before anything is pushed
-    if provider.name != "sandbox" and _is_local(crate_dir, settings, to):
+    if not provider.local_only and _is_local(crate_dir, settings, to):
         raise ConfigError(
             f"the {provider.name} provider needs the crate in a registry others can reach",
             hint="configure a registry (PRESERVE_REGISTRY) or pass --to REGISTRY/REPOSITORY",
@@ -157,7 +157,7 @@ def _publish_dir(
         crate_ref=pushed.crate_ref,
         image_ref=pushed.image_ref,
         crate_dir=crate_dir if keep_dir else None,
-        globally_resolvable=provider.name != "sandbox",
+        globally_resolvable=provider.globally_resolvable,
     )
 
 
@@ -236,7 +236,7 @@ def publication_info(
         supplement_to=[bare_doi(d) for d in (*root.supplement_to, *supplement_to)],
         cites=[bare_doi(d) for d in (*root.cites, *cites)],
         funding=list(root.funding),
-        sandbox=provider.name == "sandbox",
+        sandbox=provider.local_only,
         store_dir=settings.store_dir,
     )
 

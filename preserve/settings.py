@@ -7,6 +7,14 @@ The config file is ``$PRESERVE_CONFIG`` if set, else ``config.toml`` in the
 platform's config directory (``~/.config/preserve/config.toml`` on Linux).
 Secrets are :class:`pydantic.SecretStr`: they never show in ``repr``, logs or
 ``--json`` output, and are never written anywhere by the toolkit.
+
+Each plug-in has its own table, ``[GROUP.NAME]`` (``[doi.datacite]``,
+``[runners.podman]``, ...), kept here as raw data and validated by the plug-in's
+own options model when it is constructed (:func:`preserve.plugins.create`).
+Its environment variables are ``PRESERVE_GROUP_NAME_KEY``
+(``PRESERVE_DOI_DATACITE_PASSWORD``). The table must name an installed plug-in.
+The flat ``[datacite]`` table and ``PRESERVE_DATACITE_*`` of earlier versions
+are still read, as ``[doi.datacite]``.
 """
 
 from __future__ import annotations
@@ -15,15 +23,28 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from preserve.errors import ConfigError
+from preserve import plugins
+from preserve.errors import ConfigError, PluginNotFound
 
 APP = "preserve"
 ENV_PREFIX = "PRESERVE_"
+# Plug-in tables of earlier versions: old key -> (group section, plug-in name).
+LEGACY_TABLES = {"datacite": ("doi", "datacite")}
+PluginTables = dict[str, dict[str, Any]]
+
+
+def _tables(group: plugins.Group) -> Any:
+    # repr=False: raw tables may hold secrets; the plug-in's model knows which.
+    return Field(
+        default_factory=dict,
+        repr=False,
+        description=f"one table per {group.kind}: [{group.section}.NAME]",
+    )
 
 
 class _Section(BaseModel):
@@ -35,22 +56,6 @@ class RegistryCredentials(_Section):
 
     username: str
     password: SecretStr
-
-
-class DataCiteSettings(_Section):
-    """The DataCite REST API provider."""
-
-    endpoint: str = Field(
-        "test",
-        description="'test', 'production', or a base URL of a DataCite-compatible API",
-    )
-    repository_id: str | None = None
-    password: SecretStr | None = None
-    prefix: str | None = None
-
-    def api_url(self) -> str:
-        urls = {"test": "https://api.test.datacite.org", "production": "https://api.datacite.org"}
-        return urls.get(self.endpoint, self.endpoint).rstrip("/")
 
 
 class Publisher(_Section):
@@ -70,8 +75,7 @@ class Settings(_Section):
         description="hosts reached over plain HTTP (loopback hosts always are)",
     )
     registries: dict[str, RegistryCredentials] = Field(default_factory=dict)
-    doi_provider: str = "sandbox"
-    datacite: DataCiteSettings = Field(default_factory=DataCiteSettings)
+    doi_provider: str = Field("sandbox", description="the DOI provider publish uses")
     doi_prefixes: list[str] = Field(
         default_factory=list, description="prefixes resolved through the DataCite REST API"
     )
@@ -82,7 +86,7 @@ class Settings(_Section):
     doi_resolver: str = Field(
         "https://doi.org", description="DOI resolver used for content negotiation"
     )
-    runner: str = "docker"
+    runner: str = Field("docker", description="the runner capture and rerun use")
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP)))
     cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP)))
     min_free_gib: float = Field(5.0, description="free disk below this in cache_dir is an error")
@@ -92,6 +96,11 @@ class Settings(_Section):
     data_token_hosts: list[str] = Field(
         default_factory=list, description="hosts (or host:port) that data_token is sent to"
     )
+    builders: PluginTables = _tables(plugins.BUILDERS)
+    resolvers: PluginTables = _tables(plugins.RESOLVERS)
+    stores: PluginTables = _tables(plugins.STORES)
+    doi: PluginTables = _tables(plugins.DOI_PROVIDERS)
+    runners: PluginTables = _tables(plugins.RUNNERS)
     config_file: Path | None = Field(None, exclude=True)
 
     @property
@@ -117,23 +126,39 @@ class Settings(_Section):
                 hint="check the --config option or the PRESERVE_CONFIG variable",
             )
         values: dict[str, Any] = _read_toml(path) if path.is_file() else {}
+        _migrate_legacy(values)
         _deep_update(values, _from_env(env))
         _deep_update(values, {k: v for k, v in (overrides or {}).items() if v is not None})
+        _migrate_legacy(values)
         try:
             settings = cls.model_validate(values)
-        except ValidationError as exc:
+            _check_tables(settings)
+        except (ValidationError, ConfigError) as exc:
+            why = _first_error(exc) if isinstance(exc, ValidationError) else exc.message
             raise ConfigError(
-                f"invalid configuration: {_first_error(exc)}",
+                f"invalid configuration: {why}",
                 hint=f"fix it in {path} or in the PRESERVE_* environment variables",
             ) from exc
         settings.config_file = path if path.is_file() else None
         return settings
+
+    def section(self, group: plugins.Group, name: str) -> dict[str, Any]:
+        """The raw ``[group.NAME]`` table (empty when not configured)."""
+        tables: PluginTables = getattr(self, group.section)
+        return dict(tables.get(name) or {})
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """The config file's JSON Schema (published as schemas/config.schema.json)."""
         schema = cls.model_json_schema()
         schema["properties"].pop("config_file", None)
+        for group in plugins.GROUPS:  # the built-in plug-ins' tables, by their own models
+            prop = schema["properties"][group.section]
+            prop.pop("additionalProperties", None)
+            prop["properties"] = {
+                name: plugins.options_model(group, name).model_json_schema()
+                for name in plugins.builtin(group)
+            }
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = "https://preserve.example.org/schemas/config/v1"
         schema["title"] = "preserve configuration file (config.toml)"
@@ -146,8 +171,11 @@ class Settings(_Section):
             creds["password"] = "***"
         if data.get("data_token"):
             data["data_token"] = "***"
-        if data["datacite"].get("password"):
-            data["datacite"]["password"] = "***"
+        for group in plugins.GROUPS:  # validated by each plug-in's model: SecretStr hides
+            data[group.section] = {
+                name: plugins.options_for(group, name, self).model_dump(mode="json")
+                for name in data[group.section]
+            }
         return data
 
 
@@ -165,9 +193,58 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
 
 
+def _migrate_legacy(values: dict[str, Any]) -> None:
+    """Move the plug-in tables of earlier versions to their ``[group.NAME]`` place."""
+    for old, (section, name) in LEGACY_TABLES.items():
+        table = values.pop(old, None)
+        if isinstance(table, Mapping):
+            group_tables = values.setdefault(section, {})
+            current = group_tables.get(name) or {}
+            group_tables[name] = {**table, **current}  # the new place wins
+
+
+def _check_tables(settings: Settings) -> None:
+    """Every ``[group.NAME]`` table names an installed plug-in (a typo is not ignored)."""
+    for group in plugins.GROUPS:
+        for name in getattr(settings, group.section):
+            try:
+                plugins.check_name(group, name)
+            except PluginNotFound as exc:
+                raise ConfigError(f"[{group.section}.{name}]: {exc.message}") from exc
+
+
+def _plugin_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """``PRESERVE_GROUP_NAME_KEY`` (and legacy ``PRESERVE_DATACITE_KEY``) as plug-in tables."""
+    prefixes = {f"{ENV_PREFIX}{old}_".upper(): target for old, target in LEGACY_TABLES.items()}
+    for group in plugins.GROUPS:
+        for name in plugins.available(group):
+            prefixes[group.env_prefix(name)] = (group.section, name)
+    out: dict[str, Any] = {}
+    # Longest prefix first: PRESERVE_DOI_DATACITE_X is datacite's, not a plug-in "doi"'s.
+    for prefix in sorted(prefixes, key=len):
+        section, name = prefixes[prefix]
+        for key, value in env.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                field = key[len(prefix) :].lower()
+                out.setdefault(section, {}).setdefault(name, {})[field] = value
+    for section, tables in out.items():
+        for name, table in tables.items():
+            _split_lists(section, name, table)
+    return out
+
+
+def _split_lists(section: str, name: str, table: dict[str, Any]) -> None:
+    """Comma-separated lists, for the keys the plug-in's model declares as lists."""
+    group = next(g for g in plugins.GROUPS if g.section == section)
+    fields = plugins.options_model(group, name).model_fields
+    for key, value in table.items():
+        if key in fields and str(fields[key].annotation).startswith("list"):
+            table[key] = [p.strip() for p in value.split(",") if p.strip()]
+
+
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """Map PRESERVE_FIELD and PRESERVE_SECTION_FIELD onto the settings fields."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = _plugin_env(env)
     for name, field in Settings.model_fields.items():
         section = _section_model(field.annotation)
         if section is not None:
@@ -206,9 +283,6 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return f"{where}: {err['msg']}"
-
-
-RunnerName = Literal["docker", "podman"]
 
 
 if __name__ == "__main__":  # regenerate schemas/config.schema.json

@@ -8,11 +8,18 @@ from preserve.builders.base import BuiltImage
 from preserve.engine import docker_client
 from preserve.errors import BuildError
 from preserve.manifest import Manifest
+from preserve.plugins import NoOptions
 from preserve.progress import Progress
+from preserve.settings import Settings
 
 
 class PrebuiltImageBuilder:
     name = "image"
+    options = NoOptions
+
+    @classmethod
+    def from_settings(cls, options: NoOptions, settings: Settings) -> PrebuiltImageBuilder:
+        return cls()
 
     def build(self, directory: Path, manifest: Manifest, *, progress: Progress) -> BuiltImage:
         from docker.errors import APIError, ImageNotFound

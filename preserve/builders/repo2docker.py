@@ -15,15 +15,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from preserve.builders.base import BuiltImage
 from preserve.engine import docker_client
 from preserve.errors import BuildError
 from preserve.manifest import Manifest
+from preserve.plugins import PluginOptions
 from preserve.progress import Progress
+from preserve.settings import Settings
 
-ENGINE = "preserve-engine-api"
-# repo2docker refuses root as the image user; 1000 is its conventional default.
-IMAGE_UID = 1000
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv"}
 
 
@@ -45,8 +46,28 @@ class _Collect(logging.Handler):
         return "\n".join(self.lines[-n:])
 
 
+class Repo2DockerOptions(PluginOptions):
+    """The ``[builders.repo2docker]`` table."""
+
+    engine: str = Field(
+        "preserve-engine-api",
+        description="repo2docker container engine (entry point repo2docker.engines)",
+    )
+    # repo2docker refuses root as the image user; 1000 is its conventional default.
+    user_id: int = Field(1000, ge=1, description="uid of the image's user")
+    user_name: str = Field("jovyan", description="name of the image's user")
+
+
 class Repo2DockerBuilder:
     name = "repo2docker"
+    options = Repo2DockerOptions
+
+    def __init__(self, options: Repo2DockerOptions | None = None) -> None:
+        self.config = options or Repo2DockerOptions()
+
+    @classmethod
+    def from_settings(cls, options: Repo2DockerOptions, settings: Settings) -> Repo2DockerBuilder:
+        return cls(options)
 
     def build(self, directory: Path, manifest: Manifest, *, progress: Progress) -> BuiltImage:
         from repo2docker import __version__ as r2d_version
@@ -65,11 +86,11 @@ class Repo2DockerBuilder:
         app = Repo2Docker(
             repo=str(directory.resolve()),
             output_image_spec=tag,
-            engine=ENGINE,
+            engine=self.config.engine,
             run=False,
             push=False,
-            user_id=IMAGE_UID,
-            user_name="jovyan",
+            user_id=self.config.user_id,
+            user_name=self.config.user_name,
         )
         if manifest.platform:
             app.platform = manifest.platform

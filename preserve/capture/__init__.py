@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ from preserve.crate.target import check_target, finalize, staging_dir
 from preserve.errors import RunError
 from preserve.inventory import software_inventory
 from preserve.manifest import Manifest, load_manifest
+from preserve.oci.engine_images import engine_source
 from preserve.progress import QUIET, Progress
+from preserve.runners.base import open_runner
 from preserve.settings import Settings
 from preserve.source import SourceInfo, source_info
 
@@ -73,11 +75,16 @@ def capture(
     overwrite: bool = False,
     progress: Progress = QUIET,
     environ: Mapping[str, str] | None = None,
+    builder: str | None = None,
 ) -> CaptureResult:
-    """Build, run and record the analysis in ``directory``; see the module docstring."""
+    """Build, run and record the analysis in ``directory``; see the module docstring.
+
+    ``builder`` overrides ``environment.builder`` of ``preserve.yaml``."""
     directory = directory.resolve()
     environ = os.environ if environ is None else environ
     manifest = load_manifest(directory)
+    if builder is not None:
+        manifest = replace(manifest, builder=builder)
     crate_dir = (output or default_crate_dir(manifest)).resolve()
     check_target(crate_dir, overwrite)
     source = source_info(directory, allow_dirty=allow_dirty, exclude=(crate_dir,))
@@ -116,7 +123,9 @@ def _capture_into(
     warnings = metadata_warnings(manifest, source)
     inputs = stage_inputs(manifest, directory, settings, progress)
     secrets.values += [v for i in manifest.inputs if i.uri for v in uri_secrets(i.uri)]
-    image = open_builder(manifest.builder).build(directory, manifest, progress=progress)
+    runner = open_runner(settings)  # configuration errors before the build
+    image = open_builder(settings, manifest.builder).build(directory, manifest, progress=progress)
+    runnable = runner.provide_image(engine_source(image.image_id), progress=progress).name
 
     progress.step("copying the analysis into the crate")
     analysis_files, input_records, extra_files = copy_analysis(
@@ -131,19 +140,19 @@ def _capture_into(
         directory,
         manifest,
         staging,
-        image,
+        runnable,
         input_records,
         sources,
         config,
         environ,
         secrets.values,
-        settings.runner,
+        runner,
         progress,
     )
     outputs = collect_outputs(manifest, staging, secrets, warnings)
 
     progress.step("recording the software inventory of the image")
-    inventory = software_inventory(image.image_id, settings.cache_dir, settings.runner)
+    inventory = software_inventory(image.image_id, runnable, settings.cache_dir, runner)
     extra_files += write_extra(
         staging,
         "environment/software.json",

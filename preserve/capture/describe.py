@@ -45,7 +45,7 @@ def image_record(image: BuiltImage, manifest: Manifest) -> ImageRecord:
     ref = image.tag or (manifest.image or "")
     name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
     registry = "localhost"
-    if image.builder == "image" and "/" in name:
+    if "/" in name:  # a registry reference (a prebuilt image), not a local build's tag
         first = name.split("/", 1)[0]
         if "." in first or ":" in first:
             registry, name = first, name.split("/", 1)[1]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from preserve.builders.base import BuiltImage
 from preserve.crate.model import ConfigRecord, InputRecord, RunRecord
 from preserve.manifest import Manifest
 from preserve.progress import Progress
+from preserve.runners.base import Runner
 from preserve.runners.execute import Recipe, execute
 
 
@@ -16,15 +16,16 @@ def run_analysis(
     directory: Path,
     manifest: Manifest,
     staging: Path,
-    image: BuiltImage,
+    image: str,
     inputs: list[InputRecord],
     sources: Mapping[str, Path],
     config: ConfigRecord | None,
     environ: Mapping[str, str],
     withheld: list[str],
-    runner_name: str,
+    runner: Runner,
     progress: Progress,
 ) -> RunRecord:
+    """Run the manifest's command in ``image`` (as ``runner.provide_image`` named it)."""
     # Only declared variables reach the run: fixed values, or the caller's if set.
     env = {
         e.name: e.value if e.value is not None else environ[e.name]
@@ -32,7 +33,7 @@ def run_analysis(
         if e.value is not None or e.name in environ
     }
     recipe = Recipe(
-        image=image.image_id,
+        image=image,
         command=manifest.command,
         inputs={i.name: (sources[i.name], i.mount) for i in inputs},
         outputs=manifest.outputs,
@@ -44,4 +45,4 @@ def run_analysis(
         cpus=manifest.cpus,
         timeout=manifest.timeout,
     )
-    return execute(recipe, staging, runner_name=runner_name, progress=progress, withheld=withheld)
+    return execute(recipe, staging, runner=runner, progress=progress, withheld=withheld)

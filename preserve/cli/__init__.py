@@ -1,9 +1,10 @@
-"""The ``preserve`` command: parse, call the library, render. Nothing else.
+"""The ``preserve`` command: parse, call :mod:`preserve.api`, render. Nothing else.
 
 Every expected failure is a :class:`preserve.errors.PreserveError`, caught here
 in one place and shown as ``error: ...`` plus a hint, without a traceback
-(``--debug`` shows it). Exit codes: 0 success, 1 error, 2 usage error,
-3 rerun did not reproduce.
+(``--debug`` shows it); with ``--json`` also as one JSON document on stdout,
+``{"error": ..., "hint": ..., "exit_code": ...}``, usage errors included.
+Exit codes: 0 success, 1 error, 2 usage error, 3 rerun did not reproduce.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.markup import escape
 
 from preserve import __version__
 from preserve.cli._context import AppContext
-from preserve.cli._render import err_console
+from preserve.cli._render import err_console, print_json
 from preserve.errors import EXIT_ERROR, EXIT_USAGE, PreserveError
 
 COMMANDS = {
@@ -28,6 +29,7 @@ COMMANDS = {
     "publish": "preserve.cli.doi_cmd:publish",
     "resolve": "preserve.cli.doi_cmd:resolve",
     "rerun": "preserve.cli.rerun_cmd:rerun",
+    "plugins": "preserve.cli.plugins_cmd:plugins_",
 }
 
 
@@ -70,24 +72,34 @@ def cli(ctx: click.Context, config_file: Path | None, debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one place errors become messages and exit codes."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug, as_json = "--debug" in args, "--json" in args
     try:
         code = cli.main(args=argv, prog_name="preserve", standalone_mode=False)
     except PreserveError as exc:
         if debug:
             traceback.print_exc()
-        # Messages are plain text: escape them, or rich would eat "[publisher]" as markup.
-        err_console().print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        if exc.hint:
-            err_console().print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
-        sys.exit(exc.exit_code)
+        _fail(exc.message, exc.hint, exc.exit_code, as_json)
     except click.exceptions.Abort:
-        err_console().print("aborted")
-        sys.exit(EXIT_ERROR)
+        _fail("aborted", None, EXIT_ERROR, as_json)
     except click.ClickException as exc:
+        code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+        if as_json:
+            hint = exc.ctx.get_usage() if isinstance(exc, click.UsageError) and exc.ctx else None
+            print_json({"error": exc.format_message(), "hint": hint, "exit_code": code})
         exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(code)
     except KeyboardInterrupt:
-        err_console().print("interrupted")
-        sys.exit(130)
+        _fail("interrupted", None, 130, as_json)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, hint: str | None, code: int, as_json: bool) -> None:
+    """Show an error (stderr; with --json also on stdout, as JSON) and exit with ``code``."""
+    if as_json:
+        print_json({"error": message, "hint": hint, "exit_code": code})
+    # Messages are plain text: escape them, or rich would eat "[publisher]" as markup.
+    err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    if hint:
+        err_console().print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
+    sys.exit(code)

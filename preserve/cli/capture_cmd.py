@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from preserve import plugins
 from preserve.cli._context import AppContext
+from preserve.cli._options import json_option, plugin_option
 from preserve.cli._render import out_console, print_json, progress_for
 
 
@@ -25,8 +27,9 @@ from preserve.cli._render import out_console, print_json, progress_for
     "--allow-dirty", is_flag=True, help="Accept uncommitted changes; the diff is recorded."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing crate at the output path.")
-@click.option("--runner", type=click.Choice(["docker", "podman"]), help="Container runner.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugin_option("--builder", plugins.BUILDERS, "Environment builder (default: preserve.yaml's).")
+@plugin_option("--runner", plugins.RUNNERS, "Container runner (default: the configured one).")
+@json_option()
 @click.pass_obj
 def capture(
     app: AppContext,
@@ -34,19 +37,21 @@ def capture(
     output: Path | None,
     allow_dirty: bool,
     overwrite: bool,
+    builder: str | None,
     runner: str | None,
     as_json: bool,
 ) -> None:
     """Run the analysis in DIRECTORY (its preserve.yaml) and record it as an RO-Crate."""
-    from preserve.capture import capture as do_capture
+    from preserve import api
 
-    settings = app.settings(runner=runner)
-    result = do_capture(
+    result = api.capture(
         directory,
-        settings=settings,
+        settings=app.settings(),
         output=output,
         allow_dirty=allow_dirty,
         overwrite=overwrite,
+        builder=builder,
+        runner=runner,
         progress=progress_for(as_json),
     )
     if as_json:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 from rich.markup import escape
 
+from preserve import plugins
 from preserve.cli._context import AppContext
+from preserve.cli._options import json_option, plugin_option, to_option
 from preserve.cli._render import out_console, print_json, progress_for
+from preserve.errors import MissingSecret
 
 
 @click.command()
 @click.argument("target", metavar="CRATE_DIR|REF")
-@click.option(
-    "--provider",
-    type=click.Choice(["sandbox", "datacite"]),
-    help="DOI provider. Default: the configured one (sandbox).",
-)
-@click.option("--to", metavar="REGISTRY/REPOSITORY[:TAG]", help="Where to push first.")
+@plugin_option("--provider", plugins.DOI_PROVIDERS, "DOI provider (default: the configured one).")
+@to_option("Where to push first.")
 @click.option(
     "--supplement-to",
     "supplement_to",
@@ -25,7 +27,7 @@ from preserve.cli._render import out_console, print_json, progress_for
     help="The publication this analysis supplements (IsSupplementTo).",
 )
 @click.option("--cites", multiple=True, metavar="DOI", help="A work this analysis cites.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_obj
 def publish(
     app: AppContext,
@@ -37,18 +39,25 @@ def publish(
     as_json: bool,
 ) -> None:
     """Push the crate and image if needed, then register a DOI pinning their digests."""
-    from preserve.publish import publish as do_publish
+    from preserve import api
 
-    settings = app.settings(doi_provider=provider)
-    settings = _with_password(app, settings, provider or settings.doi_provider, as_json)
-    result = do_publish(
-        target,
-        settings=settings,
-        to=to,
-        supplement_to=supplement_to,
-        cites=cites,
-        progress=progress_for(as_json),
-    )
+    secrets: dict[str, Any] = {}
+    while True:
+        try:
+            result = api.publish(
+                target,
+                settings=app.settings(**secrets),
+                provider=provider,
+                to=to,
+                supplement_to=supplement_to,
+                cites=cites,
+                progress=progress_for(as_json),
+            )
+            break
+        except MissingSecret as exc:
+            if not sys.stdin.isatty() or _given(secrets, exc):
+                raise
+            _ask(secrets, exc)
     if as_json:
         print_json(result.to_json())
         return
@@ -59,34 +68,37 @@ def publish(
     console.print(f"  image         {result.image_ref}", highlight=False)
     if not result.globally_resolvable:
         console.print(
-            "  [yellow]sandbox DOI: not registered with DataCite, not globally resolvable[/]",
+            f"  [yellow]{result.provider} DOI: not registered with a DOI agency for doi.org, "
+            "not globally resolvable[/]",
             highlight=False,
         )
 
 
-def _with_password(app: AppContext, settings, provider: str, as_json: bool):  # type: ignore[no-untyped-def]
-    """Prompt for the DataCite password when it is configured nowhere (never echoed)."""
-    import sys
+def _table(secrets: dict[str, Any], exc: MissingSecret) -> dict[str, Any]:
+    table = secrets
+    for part in exc.section.split("."):
+        table = table.setdefault(part, {})
+    return table
 
-    if provider != "datacite" or settings.datacite.password or not settings.datacite.repository_id:
-        return settings
-    if not sys.stdin.isatty():
-        return settings
-    password = click.prompt(
-        f"DataCite password for {settings.datacite.repository_id}", hide_input=True, err=True
-    )
-    return app.settings(doi_provider=provider, datacite={"password": password})
+
+def _given(secrets: dict[str, Any], exc: MissingSecret) -> bool:
+    return exc.key in _table(secrets, exc)
+
+
+def _ask(secrets: dict[str, Any], exc: MissingSecret) -> None:
+    """Ask on the terminal for what a plug-in lacks (never echoed, never stored)."""
+    _table(secrets, exc)[exc.key] = click.prompt(exc.prompt, hide_input=True, err=True)
 
 
 @click.command()
 @click.argument("doi")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_obj
 def resolve(app: AppContext, doi: str, as_json: bool) -> None:
     """Show a DOI's record: title, creators, version, year, pinned crate and image."""
-    from preserve.doi.resolve import resolve as do_resolve
+    from preserve import api
 
-    r = do_resolve(doi, app.settings())
+    r = api.resolve(doi, settings=app.settings())
     attrs = r.attributes
     creators = [c.get("name", "") for c in attrs.get("creators", [])]
     title = next((t.get("title") for t in attrs.get("titles", [])), None)
@@ -122,4 +134,4 @@ def resolve(app: AppContext, doi: str, as_json: bool) -> None:
         value = ", ".join(creators) if key == "creators" else data[key]
         console.print(f"{key.replace('_', ' '):<17} {escape(str(value))}", highlight=False)
     if not r.resolvable:
-        console.print("[yellow]this DOI is not globally resolvable (sandbox)[/]")
+        console.print(f"[yellow]this DOI is not globally resolvable ({r.source})[/]")

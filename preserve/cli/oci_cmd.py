@@ -8,31 +8,27 @@ import click
 from rich.markup import escape
 
 from preserve.cli._context import AppContext
+from preserve.cli._options import json_option, to_option
 from preserve.cli._render import out_console, print_json, progress_for
 
 
 @click.command()
 @click.argument("crate_dir", type=click.Path(path_type=Path, exists=True))
-@click.option(
-    "--to",
-    "to",
-    metavar="REGISTRY/REPOSITORY[:TAG]",
-    help="Target. Default: the configured registry, else the local OCI store.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@to_option("Target. Default: the configured registry, else the local OCI store.")
+@json_option()
 @click.pass_obj
 def push(app: AppContext, crate_dir: Path, to: str | None, as_json: bool) -> None:
     """Push the image a crate (folder or .zip) ran in, and the crate as an OCI artifact
     linked to it."""
-    from preserve.push import push as do_push
+    from preserve import api
 
-    result = do_push(crate_dir, settings=app.settings(), to=to, progress=progress_for(as_json))
+    result = api.push(crate_dir, settings=app.settings(), to=to, progress=progress_for(as_json))
     if as_json:
         print_json(result.to_json())
         return
     console = out_console()
     console.print(f"image  {result.image_ref}", highlight=False)
-    console.print(str(result.crate_ref), highlight=False)
+    console.print(f"crate  {result.crate_ref}", highlight=False)
 
 
 @click.command()
@@ -43,15 +39,13 @@ def push(app: AppContext, crate_dir: Path, to: str | None, as_json: bool) -> Non
     type=click.Path(path_type=Path, file_okay=False),
     help="Directory to write the crate to. Default: ./NAME-crate.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_obj
 def pull(app: AppContext, ref: str, output: Path | None, as_json: bool) -> None:
     """Fetch a crate artifact by REF (tag or digest; an image's REF finds its crate)."""
-    from preserve.oci.refs import OciRef
-    from preserve.push import pull as do_pull
+    from preserve import api
 
-    dest = output or Path.cwd() / f"{OciRef.parse(ref).repository.rsplit('/', 1)[-1]}-crate"
-    pulled = do_pull(ref, dest, settings=app.settings(), progress=progress_for(as_json))
+    pulled = api.pull(ref, output, settings=app.settings(), progress=progress_for(as_json))
     if as_json:
         print_json(
             {

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from preserve import plugins
 from preserve.cli._context import AppContext
+from preserve.cli._options import json_option, plugin_option
 from preserve.cli._render import out_console, print_json, progress_for
-from preserve.errors import NotReproduced
+from preserve.errors import EXIT_NOT_REPRODUCED, NotReproduced
+
+if TYPE_CHECKING:
+    from preserve.compare import OutputComparison
+    from preserve.rerun import RerunResult
 
 STYLE = {"identical": "green", "equivalent": "cyan", "different": "red", "missing": "red"}
 
@@ -35,7 +42,7 @@ def _input_pairs(
     type=click.Path(path_type=Path, file_okay=False),
     help="Directory for the rerun's crate. Default: ./NAME-rerun.",
 )
-@click.option("--runner", type=click.Choice(["docker", "podman"]), help="Container runner.")
+@plugin_option("--runner", plugins.RUNNERS, "Container runner (default: the configured one).")
 @click.option(
     "--input",
     "inputs",
@@ -52,10 +59,10 @@ def _input_pairs(
     help="Stop the run after this many seconds.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing rerun crate at -o.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
+@json_option()
+@click.pass_context
 def rerun(
-    app: AppContext,
+    ctx: click.Context,
     target: str,
     output: Path | None,
     runner: str | None,
@@ -70,11 +77,13 @@ def rerun(
 
     Exit codes: 0 reproduced, 3 not reproduced, 1 could not rerun.
     """
-    from preserve.rerun import rerun as do_rerun
+    from preserve import api
 
-    result = do_rerun(
+    app: AppContext = ctx.obj
+    result = api.rerun(
         target,
-        settings=app.settings(runner=runner),
+        settings=app.settings(),
+        runner=runner,
         output=output,
         inputs=inputs,
         rtol=rtol,
@@ -83,32 +92,49 @@ def rerun(
         overwrite=overwrite,
         progress=progress_for(as_json),
     )
-    if as_json:
+    if as_json:  # the report is the one JSON document; the exit code says the rest
         print_json(result.to_json())
-    else:
-        console = out_console()
-        if result.new_data:
-            console.print(
-                f"[green]ran on new data[/]: crate {escape(str(result.rerun_dir))}", highlight=False
-            )
-            return
-        table = Table(
-            title=f"rerun of {result.origin.doi or result.origin.crate_ref or target}",
-            title_justify="left",
-        )
-        for col in ("output", "verdict", "details"):
-            table.add_column(col)
-        for c in result.comparisons:
-            table.add_row(escape(c.path), f"[{STYLE[c.verdict]}]{c.verdict}[/]", escape(c.summary))
-        console.print(table)
-        console.print(f"rerun crate: {escape(str(result.rerun_dir))}", highlight=False)
+        ctx.exit(EXIT_NOT_REPRODUCED if result.reproduced is False else 0)
+    _render(result, target)
     if result.reproduced is False:
-        bad = [c.path for c in result.comparisons if c.verdict in ("different", "missing")]
         raise NotReproduced(
-            f"not reproduced: {', '.join(bad)} differ from the published outputs",
+            f"not reproduced: {not_reproduced(result.comparisons)}",
             hint=f"see {result.rerun_dir} for the rerun's outputs and logs",
         )
-    if result.reproduced and not as_json:
+    if result.reproduced:
         out_console().print(
             f"[green]reproduced[/] (rtol {result.rtol:g}, atol {result.atol:g})", highlight=False
         )
+
+
+def not_reproduced(comparisons: tuple[OutputComparison, ...]) -> str:
+    """ "a.csv differs from the published output; b.h5 is missing", in plain English."""
+    different = [c.path for c in comparisons if c.verdict == "different"]
+    missing = [c.path for c in comparisons if c.verdict == "missing"]
+    parts = []
+    if different:
+        verb = "differs" if len(different) == 1 else "differ"
+        noun = "output" if len(different) == 1 else "outputs"
+        parts.append(f"{', '.join(different)} {verb} from the published {noun}")
+    if missing:
+        parts.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    return "; ".join(parts)
+
+
+def _render(result: RerunResult, target: str) -> None:
+    console = out_console()
+    if result.new_data:
+        console.print(
+            f"[green]ran on new data[/]: crate {escape(str(result.rerun_dir))}", highlight=False
+        )
+        return
+    table = Table(
+        title=f"rerun of {result.origin.doi or result.origin.crate_ref or target}",
+        title_justify="left",
+    )
+    for col in ("output", "verdict", "details"):
+        table.add_column(col)
+    for c in result.comparisons:
+        table.add_row(escape(c.path), f"[{STYLE[c.verdict]}]{c.verdict}[/]", escape(c.summary))
+    console.print(table)
+    console.print(f"rerun crate: {escape(str(result.rerun_dir))}", highlight=False)

@@ -23,6 +23,7 @@ from preserve.crate.model import (
 from preserve.crate.preview import render_preview
 from preserve.crate.read import MAX_RUN_SPEC_BYTES, CrateView, parse_json, read_bounded
 from preserve.errors import CrateError, IntegrityError
+from preserve.fsmodes import file_mode
 from preserve.schemas import validator
 
 
@@ -36,6 +37,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, file_mode())  # mkstemp's 0600 would make the crate private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

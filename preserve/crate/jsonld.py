@@ -505,11 +505,11 @@ def _about(f: FileRecord, run_id: str) -> str:
 
 def _image_description(record: CrateRecord) -> str:
     image = record.image
-    how = (
-        f"Built by repo2docker {image.builder_version}"
+    how = (  # a builder that reports a version built the image; otherwise it was named
+        f"Built by {image.builder} {image.builder_version}"
         + (f" ({image.buildpack})" if image.buildpack else "")
         + " from analysis/"
-        if image.builder == "repo2docker"
+        if image.builder_version
         else "Prebuilt image named in preserve.yaml"
     )
     pin = (

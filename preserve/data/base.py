@@ -61,10 +61,11 @@ def scheme_of(uri: str) -> str:
 
 
 def resolver_for(uri: str, settings: Settings | None = None) -> DataResolver:
-    """The resolver registered for the scheme of ``uri``, configured from ``settings``."""
+    """The resolver registered for the scheme of ``uri``, configured from ``settings``
+    (default: loaded from the config file and environment)."""
     scheme = scheme_of(uri)
     try:
-        factory = plugins.load(plugins.RESOLVERS, scheme)
+        plugins.check_name(plugins.RESOLVERS, scheme)
     except PluginNotFound as exc:
         names = ", ".join(plugins.available(plugins.RESOLVERS)) or "none"
         raise PluginNotFound(
@@ -72,9 +73,8 @@ def resolver_for(uri: str, settings: Settings | None = None) -> DataResolver:
             f"(available schemes: {names})",
             hint="use one of those schemes, or install a plug-in for this one",
         ) from exc
-    from_settings = getattr(factory, "from_settings", None)
-    resolver: DataResolver = (
-        from_settings(settings) if settings is not None and from_settings else factory()
+    resolver: DataResolver = plugins.create(
+        plugins.RESOLVERS, scheme, settings if settings is not None else Settings.load()
     )
     return resolver
 

@@ -19,7 +19,9 @@ from urllib.parse import unquote, urlsplit
 from preserve.data.base import RemoteInfo, Sink
 from preserve.data.http import folder_error
 from preserve.errors import DataError
+from preserve.plugins import NoOptions
 from preserve.progress import Progress
+from preserve.settings import Settings
 
 _CHUNK = 1 << 20
 
@@ -44,6 +46,11 @@ class FileResolver:
     """Files on a mounted file system: ``os.stat`` to describe, a plain read to fetch."""
 
     schemes: ClassVar[frozenset[str]] = frozenset({"file"})
+    options = NoOptions
+
+    @classmethod
+    def from_settings(cls, options: NoOptions, settings: Settings) -> FileResolver:
+        return cls()
 
     def stat(self, uri: str) -> RemoteInfo:
         path = local_path(uri)

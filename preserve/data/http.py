@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 from preserve.data.base import RemoteInfo, Sink, redact
 from preserve.data.digests import WANT_DIGEST, WANT_REPR_DIGEST, checksums_from_headers
 from preserve.errors import DataError
+from preserve.plugins import NoOptions
 from preserve.progress import Progress, Task
 from preserve.settings import Settings
 
@@ -59,6 +60,7 @@ class HttpResolver:
     """Plain HTTP(S) downloads with digests, redirects, retries and resume."""
 
     schemes: ClassVar[frozenset[str]] = frozenset({"http", "https"})
+    options = NoOptions
     # Defaults: 5 tries over ~7 s (urllib3 waits 0, 1, 2, 4 s), unless Retry-After says more.
     RETRIES: ClassVar[int] = 4
     BACKOFF: ClassVar[float] = 0.5
@@ -98,7 +100,7 @@ class HttpResolver:
         self.session.mount("https://", adapter)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> HttpResolver:
+    def from_settings(cls, options: NoOptions, settings: Settings) -> HttpResolver:
         token = settings.data_token.get_secret_value() if settings.data_token else None
         return cls(token=token, token_hosts=settings.data_token_hosts)
 

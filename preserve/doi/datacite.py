@@ -17,28 +17,58 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
+from preserve import plugins
 from preserve.doi.http import ApiClient, Retry, error_items, json_body
 from preserve.doi.providers import DoiRecord, Event
 from preserve.doi.records import record_from_resource
 from preserve.doi.states import TARGET
 from preserve.doi.validation import validate_attributes
-from preserve.errors import ConfigError, DoiError, MetadataError
+from preserve.errors import ConfigError, DoiError, MetadataError, MissingSecret
 from preserve.settings import Settings
 
 JSON_API = "application/vnd.api+json"
 READ_PARAMS = {"publisher": "true", "affiliation": "true"}  # object forms, as they were sent
+SECTION = "[doi.datacite]"
+PASSWORD_ENV = ("PRESERVE_DOI_DATACITE_PASSWORD", "PRESERVE_DATACITE_PASSWORD")
+TEST_API = "https://api.test.datacite.org"
+
+
+class DataCiteOptions(plugins.PluginOptions):
+    """The ``[doi.datacite]`` table: the DataCite REST API and the repository's account."""
+
+    endpoint: str = Field(
+        "test",
+        description="'test', 'production', or a base URL of a DataCite-compatible API",
+    )
+    repository_id: str | None = None
+    password: SecretStr | None = Field(
+        None, description="better in PRESERVE_DOI_DATACITE_PASSWORD than in the file"
+    )
+    prefix: str | None = None
+
+    def api_url(self) -> str:
+        urls = {"test": TEST_API, "production": "https://api.datacite.org"}
+        return urls.get(self.endpoint, self.endpoint).rstrip("/")
+
+
+def datacite_options(settings: Settings) -> DataCiteOptions:
+    """The validated ``[doi.datacite]`` table of ``settings``."""
+    options = plugins.options_for(plugins.DOI_PROVIDERS, "datacite", settings)
+    assert isinstance(options, DataCiteOptions)
+    return options
 
 
 def credential_source(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     """Where the DataCite password came from, for error messages (never the password)."""
     env = os.environ if env is None else env
-    if env.get("PRESERVE_DATACITE_PASSWORD"):
-        return "environment variable PRESERVE_DATACITE_PASSWORD"
+    for name in PASSWORD_ENV:
+        if env.get(name):
+            return f"environment variable {name}"
     if settings.config_file is not None:
         return f"config file {settings.config_file}"
     return "the password given to preserve"
@@ -46,6 +76,8 @@ def credential_source(settings: Settings, env: Mapping[str, str] | None = None) 
 
 class DataCiteProvider:
     name = "datacite"
+    options = DataCiteOptions
+    local_only: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -75,31 +107,38 @@ class DataCiteProvider:
     def __repr__(self) -> str:
         return f"DataCiteProvider({self.api_url!r}, repository={self.repository_id!r})"
 
+    @property
+    def globally_resolvable(self) -> bool:
+        """DOIs of DataCite's test system never reach doi.org."""
+        return self.api_url != TEST_API
+
     @classmethod
     def from_settings(
         cls,
+        options: DataCiteOptions,
         settings: Settings,
         *,
         source: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> DataCiteProvider:
-        dc = settings.datacite
-        missing = [
-            name
-            for name, value in (
-                ("repository_id", dc.repository_id),
-                ("password", dc.password),
-                ("prefix", dc.prefix),
-            )
-            if not value
-        ]
-        if missing or dc.repository_id is None or dc.password is None or dc.prefix is None:
-            where = settings.config_file or "the config file"
+        dc = options
+        where = settings.config_file or "the config file"
+        if dc.repository_id is None or dc.prefix is None:
+            missing = [k for k in ("repository_id", "prefix") if getattr(dc, k) is None]
             raise ConfigError(
-                f"the datacite DOI provider needs datacite.{', datacite.'.join(missing)}",
-                hint=f"set repository_id and prefix in the [datacite] section of {where} "
-                "(or PRESERVE_DATACITE_REPOSITORY_ID / PRESERVE_DATACITE_PREFIX) and the "
-                "password in PRESERVE_DATACITE_PASSWORD; or use doi_provider = 'sandbox'",
+                f"the datacite DOI provider needs {' and '.join(missing)} in {SECTION}",
+                hint=f"set repository_id and prefix in the {SECTION} table of {where} "
+                "(or PRESERVE_DOI_DATACITE_REPOSITORY_ID / PRESERVE_DOI_DATACITE_PREFIX) and "
+                f"the password in {PASSWORD_ENV[0]}; or use doi_provider = 'sandbox'",
+            )
+        if dc.password is None:
+            raise MissingSecret(
+                f"the datacite DOI provider needs the password of repository "
+                f"{dc.repository_id} (password in {SECTION})",
+                hint=f"set {PASSWORD_ENV[0]}, or give it when asked on a terminal",
+                section="doi.datacite",
+                key="password",
+                prompt=f"DataCite password for {dc.repository_id}",
             )
         return cls(
             api_url=dc.api_url(),
@@ -113,8 +152,7 @@ class DataCiteProvider:
 
     def describe(self) -> str:
         kind = {
-            "https://api.test.datacite.org": "DataCite test system (test DOIs do not resolve "
-            "at doi.org)",
+            TEST_API: "DataCite test system (test DOIs do not resolve at doi.org)",
             "https://api.datacite.org": "DataCite production",
         }.get(self.api_url, "DataCite-compatible API")
         return (

@@ -4,14 +4,16 @@ A provider stores DataCite metadata in the REST API's JSON form (the
 ``attributes`` of a ``dois`` resource) and moves a DOI through DataCite's
 states: ``draft`` -> ``registered`` / ``findable`` (``publish``, ``register``,
 ``hide`` events). Only drafts can be deleted. The rest of the toolkit cannot
-tell providers apart.
+tell providers apart: it reads what it needs from the interface
+(:attr:`DoiProvider.local_only`, :attr:`DoiProvider.globally_resolvable`), never
+a provider's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from preserve import plugins
 from preserve.settings import Settings
@@ -34,6 +36,13 @@ class DoiRecord:
 class DoiProvider(Protocol):
     name: str
     prefix: str
+    # DOIs that exist only on this machine: registered with no agency, resolved by
+    # get() before any network lookup, and publishable from the local OCI store.
+    local_only: ClassVar[bool]
+
+    @property
+    def globally_resolvable(self) -> bool:
+        """Whether the DOIs minted here resolve at doi.org."""
 
     def describe(self) -> str:
         """One line: which provider, prefix and endpoint, or raise ConfigError."""
@@ -55,6 +64,18 @@ class DoiProvider(Protocol):
 
 
 def open_provider(settings: Settings, name: str | None = None) -> DoiProvider:
-    factory = plugins.load(plugins.DOI_PROVIDERS, name or settings.doi_provider)
-    provider: DoiProvider = factory.from_settings(settings)
+    """The provider ``name`` (default: ``doi_provider``), configured from ``[doi.NAME]``."""
+    provider: DoiProvider = plugins.create(
+        plugins.DOI_PROVIDERS, name or settings.doi_provider, settings
+    )
     return provider
+
+
+def local_providers(settings: Settings) -> list[DoiProvider]:
+    """Every installed provider that keeps its DOIs on this machine (``local_only``)."""
+    group = plugins.DOI_PROVIDERS
+    return [
+        plugins.create(group, name, settings)
+        for name in plugins.available(group)
+        if getattr(plugins.load(group, name), "local_only", False)
+    ]

@@ -2,11 +2,12 @@
 
 Looked up in this order, stopping at the first hit:
 
-1. the local sandbox store (no network);
+1. the local stores of the installed providers that keep DOIs on this machine
+   (``local_only``: the sandbox; no network);
 2. the local cache of findable records (``cache_dir/doi``; no network);
 3. the DataCite REST API (``GET /dois/{doi}``, no credentials needed for
-   findable DOIs) when the prefix is one of ``doi_prefixes`` or
-   ``datacite.prefix``; this is also how DataCite *test* DOIs resolve, which
+   findable DOIs) when the prefix is one of ``doi_prefixes`` or the prefix in
+   ``[doi.datacite]``; this is also how DataCite *test* DOIs resolve, which
    doi.org never serves;
 4. DOI content negotiation at ``doi_resolver`` (``Accept:
    application/vnd.datacite.datacite+json``) for any other DOI.
@@ -19,23 +20,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
+from preserve.doi.datacite import TEST_API, datacite_options
 from preserve.doi.http import ApiClient, json_body
 from preserve.doi.links import pinned_refs
 from preserve.doi.metadata import bare_doi
-from preserve.doi.providers import DoiRecord, State
+from preserve.doi.providers import DoiRecord, State, local_providers
 from preserve.doi.records import record_from_datacite_json, record_from_resource
-from preserve.doi.sandbox import SANDBOX_PREFIX, SandboxProvider
 from preserve.doi.validation import is_doi
 from preserve.errors import DoiError
 from preserve.oci.refs import OciRef
 from preserve.settings import Settings
 
-Source = Literal["sandbox", "datacite", "content-negotiation"]
+# The name of the local provider that knows the DOI, "datacite" or "content-negotiation".
+Source = str
 DATACITE_JSON = "application/vnd.datacite.datacite+json"
-TEST_API = "https://api.test.datacite.org"
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,16 @@ def _to_cache(settings: Settings, resolved: ResolvedDoi) -> None:
 
 def _datacite_prefixes(settings: Settings) -> set[str]:
     prefixes = {p.strip() for p in settings.doi_prefixes if p.strip()}
-    if settings.datacite.prefix:
-        prefixes.add(settings.datacite.prefix)
+    prefix = datacite_options(settings).prefix
+    if prefix:
+        prefixes.add(prefix)
     return prefixes
 
 
 def _from_rest_api(
     settings: Settings, doi: str, sleep: Callable[[float], None]
 ) -> ResolvedDoi | None:
-    api_url = settings.datacite.api_url()
+    api_url = datacite_options(settings).api_url()
     api = ApiClient(api_url, service="the DataCite REST API", sleep=sleep)
     resp, _ = api.request(
         "GET",
@@ -147,18 +149,22 @@ def resolve(
     doi = bare_doi(doi).lower()
     if not is_doi(doi):
         raise DoiError(f"{doi!r} is not a DOI", hint="a DOI looks like 10.1234/abc")
-    local = SandboxProvider.from_settings(settings).get(doi)
-    if local is not None:
-        return _resolved(local, "sandbox", False)
+    locals_ = local_providers(settings)
+    for provider in locals_:
+        local = provider.get(doi)
+        if local is not None:
+            return _resolved(local, provider.name, False)
     cached = _from_cache(settings, doi)
     if cached is not None:
         return cached
-    if doi.startswith(f"{SANDBOX_PREFIX}/"):
-        raise DoiError(
-            f"DOI {doi} is not in the local sandbox store {settings.data_dir}",
-            hint="sandbox DOIs (prefix 10.5072) resolve only on the machine that minted them; "
-            "publish with the datacite provider for a DOI others can resolve",
-        )
+    for provider in locals_:
+        if doi.startswith(f"{provider.prefix.lower()}/"):
+            raise DoiError(
+                f"DOI {doi} is not in the local {provider.name} store of this machine",
+                hint=f"{provider.name} DOIs (prefix {provider.prefix}) resolve only on the "
+                "machine that minted them; publish with a provider such as datacite for a "
+                "DOI others can resolve",
+            )
     found = None
     if doi.split("/", 1)[0] in _datacite_prefixes(settings):
         found = _from_rest_api(settings, doi, sleep)

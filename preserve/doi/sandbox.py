@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from preserve.doi.landing import page_path, write_page
 from preserve.doi.metadata import NOT_RESOLVABLE
@@ -22,6 +22,7 @@ from preserve.doi.providers import DoiRecord, Event, State
 from preserve.doi.states import next_state
 from preserve.doi.validation import validate_attributes
 from preserve.errors import DoiError
+from preserve.plugins import NoOptions
 from preserve.settings import Settings
 
 SANDBOX_PREFIX = "10.5072"
@@ -46,6 +47,9 @@ def _now() -> str:
 class SandboxProvider:
     name = "sandbox"
     prefix = SANDBOX_PREFIX
+    options = NoOptions
+    local_only: ClassVar[bool] = True
+    globally_resolvable = False
 
     def __init__(
         self, db_path: Path, *, landing_dir: Path | None = None, landing_url: str | None = None
@@ -55,7 +59,7 @@ class SandboxProvider:
         self.landing_url = landing_url
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SandboxProvider:
+    def from_settings(cls, options: NoOptions, settings: Settings) -> SandboxProvider:
         return cls(
             settings.data_dir / "sandbox-dois.sqlite",
             landing_dir=settings.data_dir / "landing",

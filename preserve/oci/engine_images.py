@@ -1,20 +1,25 @@
-"""Images moved by the Docker Engine itself (push/pull to registries), with progress.
+"""Images in the Docker Engine: pushed and pulled by the engine itself, saved and loaded.
 
 The daemon does the HEAD checks, cross-repository mounts and layer transfers;
 we give it credentials (``auth_config``) and render its JSON progress stream.
+:func:`provide_in_engine` is the Docker side of the image seam
+(:class:`preserve.runners.base.ImageSource`): it takes an image from wherever
+a store offers it; :func:`engine_source` offers an engine's image to any runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any
 
 from docker.errors import APIError, DockerException, ImageNotFound
 
 from preserve.engine import docker_client
-from preserve.errors import AuthError, BuildError, RegistryError
+from preserve.errors import AuthError, BuildError, IntegrityError, RegistryError
+from preserve.oci.digests import CHUNK
 from preserve.progress import Progress, Task
+from preserve.runners.base import ImageSource, ProvidedImage
 
 _AUTH_WORDS = ("unauthorized", "authentication required", "denied", "no basic auth")
 
@@ -125,3 +130,46 @@ def engine_pull(
     if pulled is None:
         raise RegistryError(f"the Docker Engine pulled {name} but does not list it")
     return str(pulled.id)
+
+
+def engine_source(image_id: str) -> ImageSource:
+    """An image of the local Docker Engine, offered to runners (as a ``docker save`` stream).
+
+    BuildError when the engine does not have it."""
+    img = local_image(image_id)
+
+    def archive(progress: Progress) -> Iterator[bytes]:
+        progress.step(f"exporting image {image_id[:19]} from the Docker Engine")
+        try:
+            with progress.task(f"exporting {image_id[:19]}", img.attrs.get("Size")) as task:
+                for chunk in img.save(chunk_size=CHUNK):
+                    task.advance(len(chunk))
+                    yield chunk
+        except DockerException as exc:
+            raise RegistryError(f"`docker save` of {image_id} failed: {exc}") from exc
+
+    return ImageSource(label=image_id, image_id=image_id, archive=archive)
+
+
+def provide_in_engine(image: ImageSource, progress: Progress) -> ProvidedImage:
+    """Make ``image`` available in the Docker Engine: already there, pulled, or loaded."""
+    if image.image_id and find_image(image.image_id) is not None:
+        if image.label != image.image_id:
+            progress.step(f"image {image.label} is already in the Docker Engine")
+        return ProvidedImage(image.image_id, image.image_id)
+    if image.reference is not None:
+        repository, _, digest = image.reference.partition("@")
+        image_id = engine_pull(repository, digest, dict(image.auth or {}) or None, progress)
+        return ProvidedImage(image_id, image_id)
+    progress.step(f"loading image {image.label} into the Docker Engine")
+    try:
+        loaded = docker_client().images.load(image.open_archive(progress))
+    except DockerException as exc:
+        raise RegistryError(f"`docker load` of {image.label} failed: {exc}") from exc
+    ids = [str(img.id) for img in loaded]
+    if len(ids) != 1 or (image.image_id and ids != [image.image_id]):
+        raise IntegrityError(
+            f"`docker load` of {image.label} gave image {ids}, expected {image.image_id}",
+            hint="the stored image does not match its config digest",
+        )
+    return ProvidedImage(ids[0], ids[0])

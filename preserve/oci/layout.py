@@ -13,8 +13,9 @@ complete). ``index.json`` lists the pushed manifests:
   the layout keeps referrers (it has no tag-schema index).
 
 ``local:REPO`` without tag or digest names ``REPO:latest``, else the newest
-entry named ``REPO``. Images come back from ``docker load`` untagged; the ID
-returned is their config digest, which is checked.
+entry named ``REPO``. Images are offered to runners as a ``docker load``
+stream assembled from the verified blobs; the engine gives them back untagged,
+with their config digest as ID, which is checked.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ from typing import Any
 
 from docker.errors import DockerException
 
-from preserve.engine import docker_client
 from preserve.errors import IntegrityError, PreserveError, RegistryError
 from preserve.oci.artifact import canonical_json, parse_manifest
 from preserve.oci.crate_io import download_crate, upload_crate
 from preserve.oci.digests import CHUNK, Verifier, copy_verified, sha256_bytes
 from preserve.oci.docker_archive import docker_archive, import_saved
-from preserve.oci.engine_images import find_image, local_image
+from preserve.oci.engine_images import local_image
 from preserve.oci.layoutfs import (
     TMP,
     BlobWriter,
@@ -49,7 +49,9 @@ from preserve.oci.stores import (
     Descriptor,
     PulledCrate,
 )
+from preserve.plugins import NoOptions
 from preserve.progress import Progress
+from preserve.runners.base import ImageSource
 from preserve.settings import Settings
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
@@ -60,11 +62,17 @@ CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
 class LayoutStore:
     """Images and crates kept in one OCI image layout on local disk."""
 
+    options = NoOptions
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
     @classmethod
-    def from_settings(cls, settings: Settings, ref: OciRef) -> LayoutStore:
+    def accepts(cls, ref: OciRef) -> bool:
+        return ref.is_local
+
+    @classmethod
+    def from_settings(cls, options: NoOptions, settings: Settings, *, ref: OciRef) -> LayoutStore:
         return cls(settings.store_dir)
 
     def ensure(self) -> None:
@@ -225,35 +233,26 @@ class LayoutStore:
                 return Descriptor(MANIFEST_MEDIA_TYPE, entry["digest"], int(entry["size"]))
         return None
 
-    def pull_image(self, ref: OciRef, *, progress: Progress) -> str:
-        manifest, _ = self._manifest(ref)
-        config_desc = Descriptor.from_json(manifest["config"])
-        image_id = config_desc.digest
-        if find_image(image_id) is not None:
-            progress.step(f"image {image_id} is already in the Docker Engine")
-            return image_id
-        config = self._read(image_id, f"the config of {ref}")
+    def image(self, ref: OciRef) -> ImageSource:
+        manifest, digest = self._manifest(ref)
+        if "config" not in manifest or "layers" not in manifest:
+            raise RegistryError(f"{ref} is not an image manifest", hint="give an image reference")
+        image_id = Descriptor.from_json(manifest["config"]).digest
         layers = [Descriptor.from_json(layer) for layer in manifest["layers"]]
-        total = sum(layer.size for layer in layers)
-        progress.step(f"loading image {ref} into the Docker Engine")
-        with progress.task(f"loading {ref.repository}", total) as task:
+        pinned = ref.with_tag(None).with_digest(digest)
 
-            def open_layer(layer: Descriptor) -> Iterator[bytes]:
-                for chunk in self._verified(layer, f"layer {layer.digest} of {ref}"):
-                    task.advance(len(chunk))
-                    yield chunk
+        def archive(progress: Progress) -> Iterator[bytes]:
+            config = self._read(image_id, f"the config of {pinned}")
+            with progress.task(f"loading {ref.repository}", sum(x.size for x in layers)) as task:
 
-            try:
-                loaded = docker_client().images.load(docker_archive(config, layers, open_layer))
-            except DockerException as exc:
-                raise RegistryError(f"`docker load` of {ref} failed: {exc}") from exc
-        ids = [str(img.id) for img in loaded]
-        if ids != [image_id]:
-            raise IntegrityError(
-                f"`docker load` of {ref} gave image {ids}, expected {image_id}",
-                hint="the local store's image does not match its config digest",
-            )
-        return image_id
+                def open_layer(layer: Descriptor) -> Iterator[bytes]:
+                    for chunk in self._verified(layer, f"layer {layer.digest} of {pinned}"):
+                        task.advance(len(chunk))
+                        yield chunk
+
+                yield from docker_archive(config, layers, open_layer)
+
+        return ImageSource(label=str(pinned), image_id=image_id, archive=archive)
 
     # -- crates --------------------------------------------------------------------
 

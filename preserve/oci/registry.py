@@ -1,14 +1,17 @@
 """Registries speaking the OCI distribution API (distribution, zot, Harbor, GitLab, GHCR).
 
-Images travel through the Docker Engine (it does HEAD checks, cross-repository
+Images are pushed by the Docker Engine (it does HEAD checks, cross-repository
 mounts and layer transfers; it treats 127.0.0.0/8 registries as insecure by
-default). Crates, manifests and referrers travel over :mod:`preserve.oci.transport`.
+default) and offered to runners by pinned reference, or as an archive of the
+verified blobs. Crates, manifests and referrers travel over
+:mod:`preserve.oci.transport`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,8 +22,9 @@ from preserve.errors import IntegrityError, RegistryError, ServiceUnavailable
 from preserve.oci.artifact import canonical_json, parse_manifest
 from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.crate_io import download_crate, upload_crate
-from preserve.oci.digests import sha256_bytes
-from preserve.oci.engine_images import engine_pull, engine_push
+from preserve.oci.digests import CHUNK, sha256_bytes
+from preserve.oci.docker_archive import docker_archive
+from preserve.oci.engine_images import engine_push
 from preserve.oci.referrers import add_referrer, empty_index, fallback_tag, listed
 from preserve.oci.refs import OciRef
 from preserve.oci.registry_blobs import RegistryBlobs
@@ -32,7 +36,9 @@ from preserve.oci.stores import (
     PulledCrate,
 )
 from preserve.oci.transport import Transport
+from preserve.plugins import NoOptions
 from preserve.progress import Progress
+from preserve.runners.base import ImageSource
 from preserve.settings import Settings
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -57,10 +63,13 @@ def is_loopback(host: str) -> bool:
 class RegistryStore:
     """A registry reached over HTTPS (plain HTTP only for loopback or insecure hosts)."""
 
+    options = NoOptions
+
     def __init__(self, registry: str, settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
         insecure = is_loopback(registry) or registry in settings.insecure_registries
+        self.insecure = insecure
         self.base_url = f"{'http' if insecure else 'https'}://{registry}"
         self.transport = Transport(registry, self.base_url, settings)
         safe_host = registry.replace(":", "_").replace("/", "_")
@@ -68,7 +77,11 @@ class RegistryStore:
         self.digests = DigestCache(settings.cache_dir / "oci" / "file-digests.json")
 
     @classmethod
-    def from_settings(cls, settings: Settings, ref: OciRef) -> RegistryStore:
+    def accepts(cls, ref: OciRef) -> bool:
+        return not ref.is_local
+
+    @classmethod
+    def from_settings(cls, options: NoOptions, settings: Settings, *, ref: OciRef) -> RegistryStore:
         return cls(ref.registry, settings)
 
     def ping(self) -> str:
@@ -185,12 +198,44 @@ class RegistryStore:
         )
         return target.with_digest(digest)
 
-    def pull_image(self, ref: OciRef, *, progress: Progress) -> str:
-        """``docker pull repo@digest``, skipped when the engine has that RepoDigest."""
-        pinned = self._pinned(ref)
-        assert pinned.digest is not None
-        repository = f"{self.registry}/{ref.repository}"
-        return engine_pull(repository, pinned.digest, self.engine_auth(), progress)
+    def image(self, ref: OciRef) -> ImageSource:
+        """The image by pinned reference (and as an archive of its verified blobs)."""
+        pinned = self._pinned(ref).with_tag(None)
+        data, _, _ = self.get_manifest(pinned)
+        manifest = parse_manifest(data, str(pinned))
+        if "config" not in manifest or "layers" not in manifest:
+            raise RegistryError(
+                f"{pinned} is not a single-platform image manifest",
+                hint="push the image the analysis ran in, by its own manifest digest",
+            )
+        config = Descriptor.from_json(manifest["config"])
+        layers = [Descriptor.from_json(layer) for layer in manifest["layers"]]
+
+        def archive(progress: Progress) -> Iterator[bytes]:
+            blobs = self.blobs(pinned.repository)
+            with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
+                blobs.fetch_blob(config, Path(tmp, "config"), f"config of {pinned}", progress)
+                for i, layer in enumerate(layers):
+                    blobs.fetch_blob(layer, Path(tmp, str(i)), f"layer {layer.digest}", progress)
+                index = {layer.digest: Path(tmp, str(i)) for i, layer in enumerate(layers)}
+                yield from docker_archive(
+                    Path(tmp, "config").read_bytes(), layers, lambda d: _read_file(index[d.digest])
+                )
+
+        auth = self.engine_auth()
+        return ImageSource(
+            label=str(pinned),
+            image_id=config.digest,
+            reference=f"{self.registry}/{pinned.repository}@{pinned.digest}",
+            insecure=self.insecure,
+            auth=auth,
+            archive=archive,
+        )
+
+    def _scratch(self) -> Path:
+        path = self.settings.cache_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     # -- crates --------------------------------------------------------------------
 
@@ -282,6 +327,12 @@ class RegistryStore:
             found += listed(_json(resp, url), artifact_type)  # filtered here if not there
             url = _next_link(resp)
         return found
+
+
+def _read_file(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while data := fh.read(CHUNK):
+            yield data
 
 
 def _json(resp: requests.Response, url: str) -> dict[str, Any]:

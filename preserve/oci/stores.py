@@ -2,7 +2,11 @@
 
 Two stores ship: the local OCI image layout (``local:`` references, the embedded
 default) and registries speaking the OCI distribution API. Both are registered
-in the ``preserve.stores`` entry-point group.
+in the ``preserve.stores`` entry-point group; each says which references it
+holds (:meth:`OciStore.accepts`), and the one that does is constructed from its
+``[stores.NAME]`` table. A store hands images to runners as
+:class:`~preserve.runners.base.ImageSource` values, so images travel between any
+store and any runner without going through one engine.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from preserve import plugins
+from preserve.errors import PluginNotFound
 from preserve.oci.refs import LOCAL, OciRef
 from preserve.progress import Progress
+from preserve.runners.base import ImageSource
 from preserve.settings import Settings
 
 # Media types of the crate artifact (see README, "Artifact format").
@@ -68,6 +74,13 @@ class PulledCrate:
 class OciStore(Protocol):
     """Where images and crate artifacts are pushed to and pulled from."""
 
+    @classmethod
+    def accepts(cls, ref: OciRef) -> bool:
+        """Whether ``ref`` names something in a store of this kind."""
+
+    # Constructed by plugins.create for the reference it is asked about:
+    # ``from_settings(options, settings, *, ref)``.
+
     def ping(self) -> str:
         """One line saying the store answers, or raise a PreserveError."""
 
@@ -77,8 +90,8 @@ class OciStore(Protocol):
     def push_image(self, image: str, target: OciRef, *, progress: Progress) -> OciRef:
         """Push a local Docker Engine image; return ``target`` pinned by manifest digest."""
 
-    def pull_image(self, ref: OciRef, *, progress: Progress) -> str:
-        """Make the image pinned by ``ref`` available in the Docker Engine; return its ID."""
+    def image(self, ref: OciRef) -> ImageSource:
+        """The image ``ref`` names, pinned by digest, for a runner to take."""
 
     def push_crate(
         self,
@@ -105,9 +118,20 @@ def default_target(settings: Settings, name: str = "preserve") -> OciRef:
     return OciRef(registry=LOCAL, repository=name)
 
 
+def store_for(ref: OciRef) -> str:
+    """The name of the installed store that accepts ``ref``."""
+    group = plugins.STORES
+    names = [n for n in plugins.available(group) if plugins.load(group, n).accepts(ref)]
+    if not names:
+        raise PluginNotFound(
+            f"no installed OCI store accepts {ref} "
+            f"(installed: {', '.join(plugins.available(group)) or 'none'})",
+            hint="use local:REPOSITORY or REGISTRY/REPOSITORY, or install a store plug-in",
+        )
+    return names[0]
+
+
 def open_store(settings: Settings, ref: OciRef) -> OciStore:
-    """The store that holds ``ref``: the layout for ``local:``, else a registry."""
-    name = "layout" if ref.is_local else "registry"
-    factory = plugins.load(plugins.STORES, name)
-    store: OciStore = factory.from_settings(settings, ref)
+    """The store that holds ``ref`` (the layout for ``local:``, else a registry)."""
+    store: OciStore = plugins.create(plugins.STORES, store_for(ref), settings, ref=ref)
     return store

@@ -33,6 +33,7 @@ from preserve.rerun.execute import run_rerun
 from preserve.rerun.fetch import environment, fetch_image, stage_inputs
 from preserve.rerun.locate import Origin, locate
 from preserve.rerun.record import write_rerun_crate
+from preserve.runners.base import open_runner
 from preserve.settings import Settings
 
 DEFAULT_RTOL = 1e-9
@@ -98,19 +99,18 @@ def rerun(
     if unknown:
         known = ", ".join(i.name for i in plan.inputs) or "none"
         raise DataError(f"--input names unknown input(s) {', '.join(unknown)} (known: {known})")
-    tolerance = plan.spec.get("tolerance") or {}
-    rtol = rtol if rtol is not None else tolerance.get("rtol") or DEFAULT_RTOL
-    atol = atol if atol is not None else tolerance.get("atol") or DEFAULT_ATOL
+    rtol, atol = tolerances(plan.spec.get("tolerance"), rtol, atol)
 
     rerun_dir = (output or Path.cwd() / f"{manifest.name}-rerun").resolve()
     check_target(rerun_dir, overwrite)
-    image_id = fetch_image(plan, settings, progress)
+    runner = open_runner(settings)
+    image = fetch_image(plan, settings, runner, progress)
     staged = stage_inputs(plan, overrides, settings, progress)
     env, env_records = environment(plan, environ)
 
     staging = staging_dir(rerun_dir)
     try:
-        run = run_rerun(plan, image_id, staged, env, timeout, settings.runner, staging, progress)
+        run = run_rerun(plan, image, staged, env, timeout, runner, staging, progress)
         comparisons: tuple[OutputComparison, ...] = ()
         if not overrides and run.error is None:
             progress.step("comparing outputs with the published ones")
@@ -137,6 +137,21 @@ def rerun(
             hint=f"the crate {rerun_dir} records the failed rerun with its logs",
         )
     return RerunResult(target, origin, rerun_dir, run, comparisons, bool(overrides), rtol, atol)
+
+
+def tolerances(
+    recorded: Mapping[str, Any] | None, rtol: float | None, atol: float | None
+) -> tuple[float, float]:
+    """Given values, else the crate's, else the defaults; 0 is a tolerance, not "unset"."""
+    recorded = recorded or {}
+
+    def pick(given: float | None, key: str, default: float) -> float:
+        if given is not None:
+            return given
+        value = recorded.get(key)
+        return default if value is None else float(value)
+
+    return pick(rtol, "rtol", DEFAULT_RTOL), pick(atol, "atol", DEFAULT_ATOL)
 
 
 def _present(path: Path) -> Path | None:

@@ -9,16 +9,17 @@ from preserve.crate.model import RunRecord
 from preserve.crate.plan import RerunPlan
 from preserve.progress import Progress
 from preserve.rerun.fetch import StagedInput
+from preserve.runners.base import Runner
 from preserve.runners.execute import Recipe, execute
 
 
 def run_rerun(
     plan: RerunPlan,
-    image_id: str,
+    image: str,
     staged: Mapping[str, StagedInput],
     env: Mapping[str, str],
     timeout: float | None,
-    runner_name: str,
+    runner: Runner,
     staging: Path,
     progress: Progress,
 ) -> RunRecord:
@@ -26,7 +27,7 @@ def run_rerun(
     config = spec.get("config")
     resources = spec.get("resources") or {}
     recipe = Recipe(
-        image=image_id,
+        image=image,
         command=tuple(spec["command"]),
         inputs={name: (s.host_path, s.record.mount) for name, s in staged.items()},
         outputs=[o.path for o in plan.outputs],
@@ -37,6 +38,5 @@ def run_rerun(
         memory=resources.get("memory"),
         cpus=resources.get("cpus"),
         timeout=timeout if timeout is not None else resources.get("timeout"),
-        image_ref=str(plan.image_ref) if plan.image_ref else None,
     )
-    return execute(recipe, staging, runner_name=runner_name, progress=progress, id_prefix="rerun")
+    return execute(recipe, staging, runner=runner, progress=progress, id_prefix="rerun")

@@ -14,40 +14,43 @@ from preserve.crate.model import (
     InputRecord,
 )
 from preserve.crate.plan import PlannedInput, RerunPlan
-from preserve.errors import ConfigError, CrateError, DataError, IntegrityError
+from preserve.errors import BuildError, ConfigError, CrateError, DataError, IntegrityError
 from preserve.hashing import hash_files
 from preserve.mediatypes import guess
+from preserve.oci.engine_images import engine_source
 from preserve.oci.stores import open_store
 from preserve.progress import Progress
+from preserve.runners.base import ImageSource, Runner
 from preserve.settings import Settings
 
 
-def fetch_image(plan: RerunPlan, settings: Settings, progress: Progress) -> str:
-    """The image ID to run, pulled by its recorded digest and checked against the crate."""
-    from docker.errors import ImageNotFound
-
-    from preserve.engine import docker_client
-
-    if plan.image_ref is None:
-        if plan.image_id:
-            try:
-                docker_client().images.get(plan.image_id)
-                return plan.image_id
-            except ImageNotFound:
-                pass
-        raise CrateError(
-            "the crate's image was never pushed, and it is not in this Docker Engine",
-            hint="push the crate (`preserve push`) where it was captured, then rerun",
-        )
-    store = open_store(settings, plan.image_ref)
-    image_id = store.pull_image(plan.image_ref, progress=progress)
-    if plan.image_id and image_id != plan.image_id:
+def fetch_image(plan: RerunPlan, settings: Settings, runner: Runner, progress: Progress) -> str:
+    """The image to run, as ``runner`` names it: from the store by its recorded digest
+    (or, never pushed, from the local Docker Engine), checked against the crate's ID."""
+    if plan.image_ref is not None:
+        source = open_store(settings, plan.image_ref).image(plan.image_ref)
+    else:
+        source = _local_source(plan)
+    provided = runner.provide_image(source, progress=progress)
+    if plan.image_id and provided.image_id and provided.image_id != plan.image_id:
         raise IntegrityError(
-            f"the image pulled as {plan.image_ref} has ID {image_id}, "
+            f"the image {source.label} has ID {provided.image_id}, "
             f"but the crate recorded {plan.image_id}",
             hint="the image in the registry is not the one the analysis ran in",
         )
-    return image_id
+    return provided.name
+
+
+def _local_source(plan: RerunPlan) -> ImageSource:
+    try:
+        if plan.image_id:
+            return engine_source(plan.image_id)
+    except BuildError:
+        pass
+    raise CrateError(
+        "the crate's image was never pushed, and it is not in this Docker Engine",
+        hint="push the crate (`preserve push`) where it was captured, then rerun",
+    )
 
 
 @dataclass(frozen=True)

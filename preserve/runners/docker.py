@@ -9,13 +9,24 @@ from typing import Any
 
 from preserve.engine import docker_client, engine_version
 from preserve.errors import RunError
+from preserve.oci.engine_images import provide_in_engine
+from preserve.plugins import NoOptions
 from preserve.progress import Progress
-from preserve.runners.base import RunResult, RunSpec
+from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
 from preserve.runners.cgroup import CgroupSampler
+from preserve.settings import Settings
 
 
 class DockerRunner:
     name = "docker"
+    options = NoOptions
+
+    @classmethod
+    def from_settings(cls, options: NoOptions, settings: Settings) -> DockerRunner:
+        return cls()
+
+    def provide_image(self, image: ImageSource, *, progress: Progress) -> ProvidedImage:
+        return provide_in_engine(image, progress)
 
     def describe(self) -> str:
         info = engine_version()

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from preserve.crate.model import LOGS_DIR, OUTDIR_MOUNT, OUTPUTS_DIR, RunRecord
 from preserve.progress import Progress
-from preserve.runners.base import Mount, RunSpec, open_runner
+from preserve.runners.base import Mount, Runner, RunSpec
 from preserve.runners.command import run_error, stderr_tail, substitute
+from preserve.runners.outdir import run_outdir
 from preserve.secrets import scrub
 
 
@@ -34,22 +35,22 @@ class Recipe:
     memory: str | None = None
     cpus: float | None = None
     timeout: float | None = None
-    image_ref: str | None = None
 
 
 def execute(
     recipe: Recipe,
     staging: Path,
     *,
-    runner_name: str,
+    runner: Runner,
     progress: Progress,
     withheld: Sequence[str] = (),
     id_prefix: str = "run",
 ) -> RunRecord:
-    """Run ``recipe`` with its outputs in ``staging/outputs`` and its logs in ``staging/logs``."""
+    """Run ``recipe`` with its outputs in ``staging/outputs`` and its logs in ``staging/logs``.
+
+    ``recipe.image`` is the image as ``runner.provide_image`` named it.
+    """
     outdir = staging / OUTPUTS_DIR
-    outdir.mkdir()
-    outdir.chmod(0o777)  # the image may run as a non-root user
     logs = staging / LOGS_DIR
     logs.mkdir()
     mounts = [Mount(host, mount) for host, mount in recipe.inputs.values()]
@@ -58,24 +59,12 @@ def execute(
     if recipe.config:
         mounts.append(Mount(*recipe.config))
         values["config"] = recipe.config[1]
-    mounts.append(Mount(outdir, OUTDIR_MOUNT, read_only=False))
-    spec = RunSpec(
-        image=recipe.image,
-        command=substitute(recipe.command, values),
-        mounts=tuple(mounts),
-        env=dict(recipe.env),
-        network=recipe.network,
-        workdir=recipe.workdir,
-        memory=recipe.memory,
-        cpus=recipe.cpus,
-        timeout=recipe.timeout,
-        image_ref=recipe.image_ref,
-    )
-    runner = open_runner(runner_name)
-    progress.step(f"running {' '.join(spec.command)}")
-    result = runner.run(
-        spec, stdout=logs / "stdout.txt", stderr=logs / "stderr.txt", progress=progress
-    )
+    with run_outdir(outdir) as run_dir:
+        spec = _spec(recipe, values, (*mounts, Mount(run_dir, OUTDIR_MOUNT, read_only=False)))
+        progress.step(f"running {' '.join(spec.command)}")
+        result = runner.run(
+            spec, stdout=logs / "stdout.txt", stderr=logs / "stderr.txt", progress=progress
+        )
     _scrub(logs, withheld)
     error = run_error(result, spec, logs / "stderr.txt")
     missing = [o for o in recipe.outputs if not (outdir / o).is_file()]
@@ -102,6 +91,20 @@ def execute(
         timeout=recipe.timeout,
         runner=runner.name,
         runner_version=runner.describe(),
+    )
+
+
+def _spec(recipe: Recipe, values: Mapping[str, str], mounts: Sequence[Mount]) -> RunSpec:
+    return RunSpec(
+        image=recipe.image,
+        command=substitute(recipe.command, values),
+        mounts=tuple(mounts),
+        env=dict(recipe.env),
+        network=recipe.network,
+        workdir=recipe.workdir,
+        memory=recipe.memory,
+        cpus=recipe.cpus,
+        timeout=recipe.timeout,
     )
 
 

@@ -1,22 +1,35 @@
 """Run the analysis with Podman (daemonless; the ``podman`` CLI).
 
-The image must be in Podman's own store: it is pulled from the registry by its
-pinned reference when the crate was pushed to one, or copied from the Docker
-Engine (``docker-daemon:`` transport) when that engine has it. Peak memory is
-not sampled (no cgroup access from outside without a daemon).
+The image must be in Podman's own store: it is pulled by its pinned reference
+when a registry offers it, else loaded (``podman load``) from the archive the
+store or the Docker Engine offers. Peak memory is not sampled (no cgroup access
+from outside without a daemon).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from preserve.errors import RunError
+from preserve.plugins import PluginOptions
 from preserve.progress import Progress
-from preserve.runners.base import RunResult, RunSpec
+from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
+from preserve.settings import Settings
+
+
+class PodmanOptions(PluginOptions):
+    """The ``[runners.podman]`` table."""
+
+    executable: str = "podman"
 
 
 def podman_argv(spec: RunSpec, name: str, image: str) -> list[str]:
@@ -38,11 +51,42 @@ def podman_argv(spec: RunSpec, name: str, image: str) -> list[str]:
     return [*argv, image, *spec.command]
 
 
+def pull_argv(podman: str, image: ImageSource, authfile: Path | None) -> list[str]:
+    """``podman pull`` of ``image`` by its pinned reference."""
+    argv = [podman, "pull", "--quiet"]
+    if authfile is not None:
+        argv += ["--authfile", str(authfile)]
+    if image.insecure:
+        argv.append("--tls-verify=false")
+    return [*argv, image.require_reference("podman")]
+
+
+@contextmanager
+def auth_file(auth: Mapping[str, str] | None, reference: str) -> Iterator[Path | None]:
+    """Registry credentials in a private file for ``--authfile`` (never on the command line)."""
+    if not auth or "username" not in auth:
+        yield None
+        return
+    token = base64.b64encode(f"{auth['username']}:{auth.get('password', '')}".encode()).decode()
+    with tempfile.TemporaryDirectory() as tmp:  # 0700: only we can read the file
+        path = Path(tmp, "auth.json")
+        path.write_text(json.dumps({"auths": {reference.split("/", 1)[0]: {"auth": token}}}))
+        yield path
+
+
 class PodmanRunner:
     name = "podman"
+    options = PodmanOptions
+
+    def __init__(self, executable: str = "podman") -> None:
+        self.executable = executable
+
+    @classmethod
+    def from_settings(cls, options: PodmanOptions, settings: Settings) -> PodmanRunner:
+        return cls(options.executable)
 
     def _podman(self) -> str:
-        exe = shutil.which("podman")
+        exe = shutil.which(self.executable)
         if exe is None:
             raise RunError(
                 "the podman runner was chosen, but podman is not installed",
@@ -54,25 +98,42 @@ class PodmanRunner:
         out = subprocess.run([self._podman(), "--version"], capture_output=True, text=True)
         return out.stdout.strip() or "podman"
 
-    def _image(self, spec: RunSpec) -> str:
+    def provide_image(self, image: ImageSource, *, progress: Progress) -> ProvidedImage:
         podman = self._podman()
-        if subprocess.run([podman, "image", "exists", spec.image]).returncode == 0:
-            return spec.image
-        source = spec.image_ref or f"docker-daemon:{spec.image}"
-        tls = (
-            ["--tls-verify=false"]
-            if spec.image_ref and spec.image_ref.startswith(("127.", "localhost"))
-            else []
-        )
-        proc = subprocess.run([podman, "pull", *tls, source], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RunError(f"podman could not get the image {source}: {proc.stderr.strip()}")
-        return proc.stdout.strip().splitlines()[-1]
+        if image.image_id and _succeeds([podman, "image", "exists", image.image_id]):
+            return ProvidedImage(image.image_id, image.image_id)
+        if image.reference is not None:
+            progress.step(f"podman: pulling {image.reference}")
+            with auth_file(image.auth, image.reference) as authfile:
+                proc = subprocess.run(
+                    pull_argv(podman, image, authfile), capture_output=True, text=True
+                )
+            if proc.returncode != 0:
+                raise RunError(f"podman could not pull {image.reference}: {proc.stderr.strip()}")
+            image_id = "sha256:" + proc.stdout.strip().splitlines()[-1].removeprefix("sha256:")
+            return ProvidedImage(image.reference, image_id)
+        progress.step(f"podman: loading image {image.label}")
+        with tempfile.TemporaryFile() as err:  # a file, not a pipe: no deadlock on a chatty load
+            load = subprocess.Popen(
+                [podman, "load"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err
+            )
+            assert load.stdin is not None
+            try:
+                for chunk in image.open_archive(progress):
+                    load.stdin.write(chunk)
+            finally:
+                load.stdin.close()
+                load.wait()
+            err.seek(0)
+            stderr = err.read().decode(errors="replace").strip()
+        if load.returncode != 0:
+            raise RunError(f"podman could not load {image.label}: {stderr}")
+        return ProvidedImage(image.image_id or image.label, image.image_id)
 
     def run(self, spec: RunSpec, *, stdout: Path, stderr: Path, progress: Progress) -> RunResult:
-        image = self._image(spec)
         name = f"preserve-{int(time.time() * 1000)}"
-        argv = podman_argv(spec, name, image)
+        argv = podman_argv(spec, name, spec.image)
+        argv[0] = self._podman()
         start = datetime.now(UTC)
         timed_out = False
         with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -101,3 +162,7 @@ class PodmanRunner:
             oom_killed=inspect.stdout.strip() == "true",
             timed_out=timed_out,
         )
+
+
+def _succeeds(argv: list[str]) -> bool:
+    return subprocess.run(argv, capture_output=True).returncode == 0

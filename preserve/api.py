@@ -1,0 +1,195 @@
+"""The public Python API: what the ``preserve`` command does, as typed functions.
+
+Every function takes its options as keywords, loads the settings (config file,
+``PRESERVE_*`` environment) when none are given, reports progress to an
+optional :class:`~preserve.progress.Progress` sink, never prints, and raises a
+:class:`~preserve.errors.PreserveError` (``message``, ``hint``, ``exit_code``)
+for every expected failure. The command line, a notebook and a FaaS handler
+call the same functions::
+
+    from preserve import api
+
+    captured = api.capture("crates/azimuthal-integration", output="crate")
+    pushed = api.push("crate", to="127.0.0.1:5000/lab/azint")
+    doi = api.publish("crate").doi
+    report = api.rerun(doi, output="rerun")
+    print(report.reproduced, [(c.path, c.verdict) for c in report.comparisons])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from preserve.capture import CaptureResult
+from preserve.doi.resolve import ResolvedDoi
+from preserve.errors import NotReproduced, PreserveError
+from preserve.oci.stores import PulledCrate
+from preserve.progress import QUIET, Progress
+from preserve.publish import PublishResult
+from preserve.push import PushResult
+from preserve.rerun import RerunResult
+from preserve.settings import Settings
+
+__all__ = [
+    "CaptureResult",
+    "NotReproduced",
+    "PreserveError",
+    "Progress",
+    "PublishResult",
+    "PulledCrate",
+    "PushResult",
+    "RerunResult",
+    "ResolvedDoi",
+    "Settings",
+    "capture",
+    "publish",
+    "pull",
+    "push",
+    "rerun",
+    "resolve",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+def _settings(settings: Settings | None, **overrides: str | None) -> Settings:
+    """``settings`` (default: loaded as the command line would), with set overrides on top."""
+    base = settings if settings is not None else Settings.load()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=changes) if changes else base
+
+
+def capture(
+    directory: PathLike = ".",
+    *,
+    output: PathLike | None = None,
+    allow_dirty: bool = False,
+    overwrite: bool = False,
+    builder: str | None = None,
+    runner: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+    environ: Mapping[str, str] | None = None,
+) -> CaptureResult:
+    """Build the environment of the analysis in ``directory`` (its ``preserve.yaml``),
+    run it, and record the run as an RO-Crate (default ``./NAME-crate``).
+
+    ``builder`` overrides ``environment.builder``; ``runner`` the configured runner.
+    A failed run raises :class:`~preserve.errors.RunError` after writing a crate
+    marked failed."""
+    from preserve.capture import capture as _capture
+
+    return _capture(
+        Path(directory),
+        settings=_settings(settings, runner=runner),
+        output=Path(output) if output is not None else None,
+        allow_dirty=allow_dirty,
+        overwrite=overwrite,
+        progress=progress,
+        environ=environ,
+        builder=builder,
+    )
+
+
+def push(
+    crate_dir: PathLike,
+    *,
+    to: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> PushResult:
+    """Push the image the crate ran in, then the crate as an OCI artifact whose
+    ``subject`` is that image, to ``to`` (``REGISTRY/REPOSITORY[:TAG]`` or
+    ``local:REPOSITORY``; default: the configured registry, else the local store)."""
+    from preserve.push import push as _push
+
+    return _push(Path(crate_dir), settings=_settings(settings), to=to, progress=progress)
+
+
+def pull(
+    ref: str,
+    output: PathLike | None = None,
+    *,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> PulledCrate:
+    """Fetch and verify the crate ``ref`` names (a crate's reference, or the
+    reference of the image it ran in) into ``output`` (default ``./NAME-crate``)."""
+    from preserve.oci.refs import OciRef
+    from preserve.push import pull as _pull
+
+    name = OciRef.parse(ref).repository.rsplit("/", 1)[-1]
+    dest = Path(output) if output is not None else Path.cwd() / f"{name}-crate"
+    return _pull(ref, dest, settings=_settings(settings), progress=progress)
+
+
+def publish(
+    target: PathLike,
+    *,
+    provider: str | None = None,
+    to: str | None = None,
+    supplement_to: Sequence[str] = (),
+    cites: Sequence[str] = (),
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> PublishResult:
+    """Push a crate directory or reference if needed, then register a DOI that
+    pins the crate and image digests, with ``provider`` (default: the configured
+    one). Safe to run again: the same crate always gets the same DOI."""
+    from preserve.publish import publish as _publish
+
+    return _publish(
+        str(target),
+        settings=_settings(settings),
+        provider_name=provider,
+        to=to,
+        supplement_to=tuple(supplement_to),
+        cites=tuple(cites),
+        progress=progress,
+    )
+
+
+def resolve(doi: str, *, settings: Settings | None = None) -> ResolvedDoi:
+    """The record of ``doi``: state, metadata, and the crate and image it pins."""
+    from preserve.doi.resolve import resolve as _resolve
+
+    return _resolve(doi, _settings(settings))
+
+
+def rerun(
+    target: PathLike,
+    *,
+    output: PathLike | None = None,
+    inputs: Mapping[str, str] | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    timeout: float | None = None,
+    runner: str | None = None,
+    overwrite: bool = False,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+    environ: Mapping[str, str] | None = None,
+) -> RerunResult:
+    """Fetch, verify and rerun ``target`` (a DOI, an OCI reference or a crate
+    directory) and compare every output with the published one.
+
+    A rerun that finishes but does not reproduce *returns* (``reproduced`` is
+    False); the command line turns that into :class:`NotReproduced` (exit 3).
+    ``inputs`` (``NAME -> URI or path``) runs on new data instead: no comparison.
+    """
+    from preserve.rerun import rerun as _rerun
+
+    return _rerun(
+        str(target),
+        settings=_settings(settings, runner=runner),
+        output=Path(output) if output is not None else None,
+        inputs=inputs,
+        rtol=rtol,
+        atol=atol,
+        timeout=timeout,
+        overwrite=overwrite,
+        progress=progress,
+        environ=environ,
+    )
