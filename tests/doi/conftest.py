@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from preserve.doi.datacite import DataCiteProvider
+from preserve.doi.datacite import DataCiteProvider, datacite_options
 from preserve.settings import Settings
 from tests.doi.datacite_server import Account, DataCiteServer
 
@@ -34,16 +35,28 @@ def datacite() -> Iterator[DataCiteServer]:
 def datacite_settings(server: DataCiteServer, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "doi_provider": "datacite",
-        "datacite": {
-            "endpoint": server.url,
-            "repository_id": REPO,
-            "password": PASSWORD,
-            "prefix": PREFIX,
+        "doi": {
+            "datacite": {
+                "endpoint": server.url,
+                "repository_id": REPO,
+                "password": PASSWORD,
+                "prefix": PREFIX,
+            }
         },
         "landing_url": LANDING,
         "doi_resolver": server.url,
     }
+    return _load(values, dict(overrides))
+
+
+def _load(values: dict[str, object], overrides: dict[str, object]) -> Settings:
+    doi = overrides.pop("doi", None)
     values.update(overrides)
+    if isinstance(doi, dict):  # merge into the [doi.NAME] tables instead of replacing them
+        tables = values["doi"]
+        assert isinstance(tables, dict)
+        for name, table in doi.items():
+            tables[name] = {**tables.get(name, {}), **table}
     return Settings.load(overrides=values)
 
 
@@ -53,6 +66,11 @@ def sleeps() -> list[float]:
     return []
 
 
+def datacite_provider(settings: Settings, **kwargs: Any) -> DataCiteProvider:
+    """The provider built the way plugins.create builds it, with test-only keywords."""
+    return DataCiteProvider.from_settings(datacite_options(settings), settings, **kwargs)
+
+
 @pytest.fixture
 def provider(datacite: DataCiteServer, sleeps: list[float]) -> DataCiteProvider:
-    return DataCiteProvider.from_settings(datacite_settings(datacite), sleep=sleeps.append)
+    return datacite_provider(datacite_settings(datacite), sleep=sleeps.append)

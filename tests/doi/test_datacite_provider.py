@@ -16,7 +16,7 @@ from preserve.doi.mint import mint
 from preserve.doi.providers import open_provider
 from preserve.doi.records import record_from_resource
 from preserve.doi.validation import validate_attributes
-from preserve.errors import ConfigError, DoiError, MetadataError, PreserveError
+from preserve.errors import ConfigError, DoiError, MetadataError, MissingSecret, PreserveError
 from preserve.settings import Settings
 from tests.doi.conftest import (
     LANDING,
@@ -25,6 +25,7 @@ from tests.doi.conftest import (
     PASSWORD,
     PREFIX,
     REPO,
+    datacite_provider,
     datacite_settings,
 )
 from tests.doi.datacite_server import DataCiteServer
@@ -122,7 +123,7 @@ def test_server_refuses_deleting_findable(
 
 
 def test_publish_needs_a_landing_url(datacite: DataCiteServer, sleeps: list[float]) -> None:
-    provider = DataCiteProvider.from_settings(datacite_settings(datacite, landing_url=None))
+    provider = datacite_provider(datacite_settings(datacite, landing_url=None))
     provider.create_draft(DOI, ATTRS)
     with pytest.raises(ConfigError, match="landing_url is not set") as exc:
         provider.transition(DOI, "publish")
@@ -151,10 +152,12 @@ def test_401_names_repository_and_source_never_the_password(
     datacite: DataCiteServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("PRESERVE_DATACITE_PASSWORD", "wrong-" + PASSWORD)
+    monkeypatch.setenv("PRESERVE_DOI_DATACITE_PASSWORD", "wrong-" + PASSWORD)
     settings = Settings.load(
         overrides={
-            "datacite": {"endpoint": datacite.url, "repository_id": REPO, "prefix": PREFIX},
+            "doi": {
+                "datacite": {"endpoint": datacite.url, "repository_id": REPO, "prefix": PREFIX}
+            },
             "landing_url": LANDING,
         }
     )
@@ -162,7 +165,7 @@ def test_401_names_repository_and_source_never_the_password(
     with pytest.raises(DoiError) as exc:
         provider.create_draft(DOI, ATTRS)
     message = exc.value.diagnostics()
-    assert REPO in message and "PRESERVE_DATACITE_PASSWORD" in message
+    assert REPO in message and "PRESERVE_DOI_DATACITE_PASSWORD" in message
     assert "refused the credentials" in message
     everything = message + repr(provider) + provider.describe() + caplog.text + repr(exc.value)
     assert PASSWORD not in everything and "wrong-" not in everything
@@ -175,10 +178,8 @@ def test_401_names_repository_and_source_never_the_password(
 
 def test_403_for_a_prefix_or_doi_not_owned(datacite: DataCiteServer) -> None:
     mine = datacite_settings(datacite)
-    wrong = mine.model_copy(
-        update={"datacite": mine.datacite.model_copy(update={"prefix": OTHER_PREFIX})}
-    )
-    provider = DataCiteProvider.from_settings(wrong)
+    wrong = datacite_settings(datacite, doi={"datacite": {"prefix": OTHER_PREFIX}})
+    provider = datacite_provider(wrong)
     other_doi = f"{OTHER_PREFIX}/{DOI.split('/')[1]}"
     with pytest.raises(DoiError) as exc:
         provider.create_draft(other_doi, {**ATTRS, "doi": other_doi})
@@ -195,7 +196,7 @@ def test_403_for_a_prefix_or_doi_not_owned(datacite: DataCiteServer) -> None:
     )
     assert created.status_code == 201, created.text
     with pytest.raises(DoiError, match=f"not allowed to update {theirs}"):
-        DataCiteProvider.from_settings(mine).update(theirs, {**ATTRS, "doi": theirs})
+        datacite_provider(mine).update(theirs, {**ATTRS, "doi": theirs})
     resp = requests.delete(f"{datacite.url}/dois/{theirs}", auth=(REPO, PASSWORD), timeout=5)
     assert resp.status_code == 403
     assert datacite.dois[theirs].state == "findable"
@@ -252,17 +253,25 @@ def test_missing_credentials_are_a_config_error(datacite: DataCiteServer) -> Non
     settings = Settings.load(overrides={"doi_provider": "datacite"})
     with pytest.raises(ConfigError) as exc:
         open_provider(settings)
-    assert "datacite.repository_id, datacite.password, datacite.prefix" in exc.value.message
-    assert exc.value.hint and "PRESERVE_DATACITE_PASSWORD" in exc.value.hint
+    assert "needs repository_id and prefix in [doi.datacite]" in exc.value.message
+    assert exc.value.hint and "PRESERVE_DOI_DATACITE_PASSWORD" in exc.value.hint
+    # Only the password missing: a MissingSecret a terminal front end may ask for.
+    account = {"doi": {"datacite": {"repository_id": REPO, "prefix": PREFIX}}}
+    with pytest.raises(MissingSecret) as missing:
+        open_provider(Settings.load(overrides={"doi_provider": "datacite", **account}))
+    assert (missing.value.section, missing.value.key) == ("doi.datacite", "password")
+    assert REPO in missing.value.prompt
 
 
 def test_describe(provider: DataCiteProvider, datacite: DataCiteServer) -> None:
     text = provider.describe()
     assert datacite.url in text and REPO in text and PREFIX in text and PASSWORD not in text
     test = Settings.load(
-        overrides={"datacite": {"repository_id": REPO, "password": PASSWORD, "prefix": PREFIX}}
+        overrides={
+            "doi": {"datacite": {"repository_id": REPO, "password": PASSWORD, "prefix": PREFIX}}
+        }
     )
-    assert "do not resolve at doi.org" in DataCiteProvider.from_settings(test).describe()
+    assert "do not resolve at doi.org" in open_provider(test, "datacite").describe()
 
 
 @pytest.mark.parametrize(

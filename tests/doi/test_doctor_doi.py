@@ -12,6 +12,6 @@ def test_datacite_without_credentials_fails_with_hint() -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doi = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "doi")
     assert doi["status"] == "fail"
-    assert "datacite.repository_id" in doi["detail"]
-    assert "PRESERVE_DATACITE_PASSWORD" in doi["hint"]
+    assert "repository_id and prefix in [doi.datacite]" in doi["detail"]
+    assert "PRESERVE_DOI_DATACITE_PASSWORD" in doi["hint"]
     assert "Traceback" not in proc.stdout + proc.stderr

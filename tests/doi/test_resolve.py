@@ -13,6 +13,7 @@ from preserve.doi.mint import mint
 from preserve.doi.resolve import resolve
 from preserve.doi.sandbox import SandboxProvider
 from preserve.errors import DoiError
+from preserve.plugins import NoOptions
 from preserve.settings import Settings
 from tests.conftest import free_port
 from tests.doi.conftest import PREFIX, datacite_settings
@@ -25,7 +26,7 @@ CLOSED = f"http://127.0.0.1:{free_port()}"  # nothing listens: any network use f
 def test_sandbox_doi_resolves_offline() -> None:
     settings = Settings.load(overrides={"doi_resolver": CLOSED})
     info = local_info(settings.store_dir)
-    mint(SandboxProvider.from_settings(settings), info.doi, build_attributes(info))
+    mint(SandboxProvider.from_settings(NoOptions(), settings), info.doi, build_attributes(info))
     found = resolve(f"https://doi.org/{info.doi.upper()}", settings)
     assert (found.doi, found.state, found.source, found.resolvable) == (
         info.doi,

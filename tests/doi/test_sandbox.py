@@ -12,6 +12,7 @@ from preserve.doi.mint import mint
 from preserve.doi.providers import open_provider
 from preserve.doi.sandbox import SandboxProvider
 from preserve.errors import DoiError, MetadataError
+from preserve.plugins import NoOptions
 from preserve.settings import Settings
 from tests.doi.samples import local_info, sample_info
 
@@ -92,7 +93,7 @@ def test_persists_across_instances(sandbox: SandboxProvider, settings: Settings)
     info = sample_info()
     sandbox.create_draft(info.doi, build_attributes(info))
     sandbox.transition(info.doi, "publish", url="https://data.example.org/x")
-    again = SandboxProvider.from_settings(settings).get(info.doi)
+    again = SandboxProvider.from_settings(NoOptions(), settings).get(info.doi)
     assert again is not None
     assert (again.state, again.url) == ("findable", "https://data.example.org/x")
     assert again.attributes == build_attributes(info)
@@ -114,7 +115,7 @@ def test_only_test_prefix(sandbox: SandboxProvider) -> None:
 
 def test_landing_url_template_is_used(tmp_path: Path) -> None:
     settings = Settings.load(overrides={"landing_url": "https://lab.example.org/doi/{doi}"})
-    sandbox = SandboxProvider.from_settings(settings)
+    sandbox = SandboxProvider.from_settings(NoOptions(), settings)
     info = sample_info()
     record = mint(sandbox, info.doi, build_attributes(info))
     assert record.url == f"https://lab.example.org/doi/{info.doi}"

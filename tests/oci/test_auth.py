@@ -13,6 +13,7 @@ import bcrypt
 import pytest
 
 from preserve.errors import AuthError
+from preserve.oci.engine_images import provide_in_engine
 from preserve.oci.refs import OciRef
 from preserve.oci.stores import open_store
 from preserve.progress import QUIET
@@ -102,7 +103,7 @@ def test_basic_with_config_credentials_image_and_crate(
     store.pull_crate(crate_ref, tmp_path / "out", progress=QUIET)
     assert tree(tmp_path / "out") == tree(crate)
     remove_image(tiny_image.id)
-    assert store.pull_image(image_ref, progress=QUIET) == tiny_image.id
+    assert provide_in_engine(store.image(image_ref), QUIET).name == tiny_image.id
     assert run_image(tiny_image.id) == tiny_image.output
 
 
@@ -187,7 +188,7 @@ def test_bearer_token_flow(
     assert ["pull", "push"] in actions
     assert len(ours) <= 3, f"tokens are cached per scope, not fetched per request: {ours}"
     remove_image(tiny_image.id)
-    assert store.pull_image(image_ref, progress=QUIET) == tiny_image.id
+    assert provide_in_engine(store.image(image_ref), QUIET).name == tiny_image.id
 
 
 def test_bearer_wrong_password_is_an_auth_error(

@@ -9,6 +9,7 @@ import pytest
 
 from preserve.errors import IntegrityError
 from preserve.oci.digests import hex_of
+from preserve.oci.engine_images import provide_in_engine
 from preserve.oci.refs import OciRef
 from preserve.oci.stores import TITLE, open_store
 from preserve.progress import QUIET
@@ -51,7 +52,7 @@ def test_tampered_image_layer_is_not_loaded(settings: Settings, tiny_image: Tiny
     flip_byte(blobs / hex_of(top["digest"]), top["size"] // 2)
     remove_image(tiny_image.id)
     with pytest.raises(IntegrityError) as err:
-        store.pull_image(ref, progress=QUIET)
+        provide_in_engine(store.image(ref), QUIET)
     assert top["digest"] in err.value.message
     from preserve.oci.engine_images import find_image
 

@@ -11,6 +11,7 @@ import pytest
 
 from preserve.errors import RegistryError
 from preserve.oci.artifact import EMPTY_DESCRIPTOR, TAR_DIGEST, TARGZ_MEDIA_TYPE, UNPACK
+from preserve.oci.engine_images import provide_in_engine
 from preserve.oci.refs import OciRef
 from preserve.oci.stores import CRATE_ARTIFACT_TYPE, TITLE, OciStore, open_store
 from preserve.progress import QUIET
@@ -76,12 +77,12 @@ def test_round_trip(
     assert tree(tmp_path / "pulled") == expected_files
     assert pulled.manifest["subject"]["digest"] == image_ref.digest
 
-    image_id = store.pull_image(image_ref.pinned(), progress=QUIET)
+    image_id = provide_in_engine(store.image(image_ref.pinned()), QUIET).name
     assert image_id == tiny_image.id
     assert run_image(image_id) == expected_output
 
     again = Recorder()
-    assert store.pull_image(image_ref.pinned(), progress=again) == image_id
+    assert provide_in_engine(store.image(image_ref.pinned()), again).name == image_id
     assert again.tasks == {}, "a second pull must download nothing"
     assert any("already" in s for s in again.steps)
 

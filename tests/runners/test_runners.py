@@ -11,6 +11,7 @@ from preserve.errors import RunError
 from preserve.progress import QUIET
 from preserve.runners.base import Mount, RunSpec, open_runner
 from preserve.runners.podman import podman_argv
+from preserve.settings import Settings
 
 
 @pytest.mark.docker
@@ -34,7 +35,7 @@ def test_docker_runner_isolation_and_usage(tmp_path: Path, base_image: str) -> N
         mounts=(Mount(tmp_path, "/in"), Mount(out, "/out", read_only=False)),
         env={"KEEP": "yes"},
     )
-    result = open_runner("docker").run(
+    result = open_runner(Settings.load(), "docker").run(
         spec, stdout=tmp_path / "o", stderr=tmp_path / "e", progress=QUIET
     )
     assert result.ok, (tmp_path / "e").read_text()
@@ -67,7 +68,7 @@ def test_podman_argv_matches_the_docker_contract() -> None:
 @pytest.mark.skipif(shutil.which("podman") is not None, reason="podman is installed here")
 def test_podman_runner_without_podman_says_so(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="podman is not installed"):
-        open_runner("podman").run(
+        open_runner(Settings.load(), "podman").run(
             RunSpec(image="x", command=("true",)),
             stdout=tmp_path / "o",
             stderr=tmp_path / "e",
