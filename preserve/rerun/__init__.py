@@ -92,6 +92,7 @@ def rerun(
     """Rerun ``target`` (DOI, OCI reference or crate directory); see the module docstring."""
     environ = os.environ if environ is None else environ
     overrides = dict(inputs or {})
+    runner = open_runner(settings)  # configuration errors before anything is fetched
     origin = locate(target, settings, progress)
     plan = read_plan(origin.crate_dir)
     manifest = plan.manifest
@@ -103,7 +104,6 @@ def rerun(
 
     rerun_dir = (output or Path.cwd() / f"{manifest.name}-rerun").resolve()
     check_target(rerun_dir, overwrite)
-    runner = open_runner(settings)
     image = fetch_image(plan, settings, runner, progress)
     staged = stage_inputs(plan, overrides, settings, progress)
     env, env_records = environment(plan, environ)
