@@ -114,6 +114,7 @@ def _push_dir(
     crate_dir: Path, settings: Settings, to: str | None, progress: Progress
 ) -> PushResult:
     view = writable_crate(crate_dir)
+    # The stores report each step (what they push, and where): no second line here.
     target = target_for(view, settings, to)
     store = open_store(settings, target)
     image_ref = _already_there(view, target, store)
@@ -121,7 +122,6 @@ def _push_dir(
         image_id = (view.image.image_id if view.image else None) or ""
         if not image_id.startswith("sha256:"):
             raise CrateError("the crate's container image has no local image ID (identifier)")
-        progress.step(f"pushing image {image_id[:19]} to {target}")
         image_ref = store.push_image(image_id, target, progress=progress)
     pin_image(crate_dir, image_ref)
     crate_target = target.with_tag(f"{target.tag}{CRATE_TAG_SUFFIX}")

@@ -19,7 +19,7 @@ from rich.markup import escape
 from preserve import __version__
 from preserve.cli._context import AppContext
 from preserve.cli._render import err_console, print_json
-from preserve.errors import EXIT_ERROR, EXIT_USAGE, PreserveError
+from preserve.errors import EXIT_ERROR, EXIT_USAGE, NotReproduced, PreserveError
 
 COMMANDS = {
     "doctor": "preserve.cli.doctor_cmd:doctor",
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     except PreserveError as exc:
         if debug:
             traceback.print_exc()
-        _fail(exc.message, exc.hint, exc.exit_code, as_json)
+        # rerun --json has printed its report, which says why it did not reproduce.
+        _fail(exc.message, exc.hint, exc.exit_code, as_json and not isinstance(exc, NotReproduced))
     except click.exceptions.Abort:
         _fail("aborted", None, EXIT_ERROR, as_json)
     except click.ClickException as exc:

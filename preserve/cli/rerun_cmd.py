@@ -13,7 +13,7 @@ from preserve import plugins
 from preserve.cli._context import AppContext
 from preserve.cli._options import json_option, plugin_option
 from preserve.cli._render import out_console, print_json, progress_for
-from preserve.errors import EXIT_NOT_REPRODUCED, NotReproduced
+from preserve.errors import NotReproduced
 
 if TYPE_CHECKING:
     from preserve.compare import OutputComparison
@@ -60,9 +60,9 @@ def _input_pairs(
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing rerun crate at -o.")
 @json_option()
-@click.pass_context
+@click.pass_obj
 def rerun(
-    ctx: click.Context,
+    app: AppContext,
     target: str,
     output: Path | None,
     runner: str | None,
@@ -79,7 +79,6 @@ def rerun(
     """
     from preserve import api
 
-    app: AppContext = ctx.obj
     result = api.rerun(
         target,
         settings=app.settings(),
@@ -92,16 +91,16 @@ def rerun(
         overwrite=overwrite,
         progress=progress_for(as_json),
     )
-    if as_json:  # the report is the one JSON document; the exit code says the rest
+    if as_json:  # the report is the one JSON document on stdout
         print_json(result.to_json())
-        ctx.exit(EXIT_NOT_REPRODUCED if result.reproduced is False else 0)
-    _render(result, target)
+    else:
+        _render(result, target)
     if result.reproduced is False:
         raise NotReproduced(
             f"not reproduced: {not_reproduced(result.comparisons)}",
             hint=f"see {result.rerun_dir} for the rerun's outputs and logs",
         )
-    if result.reproduced:
+    if result.reproduced and not as_json:
         out_console().print(
             f"[green]reproduced[/] (rtol {result.rtol:g}, atol {result.atol:g})", highlight=False
         )

@@ -196,10 +196,10 @@ class LayoutStore:
         img = local_image(image)
         stored = self._stored_image(str(img.attrs["Id"]))
         if stored is not None:  # images never change: no second `docker save`
-            progress.step(f"image {image} is already in {self.root}")
+            progress.step(f"image {image} is already in {self.root}: naming it {target}")
             self._record(stored, target)
             return target.with_digest(stored.digest)
-        progress.step(f"saving image {image} into {self.root}")
+        progress.step(f"saving image {image} into {self.root} as {target}")
         try:
             with progress.task(
                 f"exporting {image}", int(img.attrs.get("Size") or 0) or None

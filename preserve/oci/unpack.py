@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from preserve.errors import CrateError, RegistryError
+from preserve.fsmodes import dir_mode
 
 
 def safe_title(title: str, where: str) -> PurePosixPath:
@@ -42,6 +43,7 @@ def staging(dest: Path) -> Iterator[Path]:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+        tmp.chmod(dir_mode())  # mkdtemp's 0700 would make the pulled crate private
     except OSError as exc:
         raise RegistryError(f"cannot create {dest}: {exc.strerror}") from exc
     try:

@@ -6,11 +6,13 @@ the ``docker`` command line (``dockercli``)."""
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from preserve.fsmodes import dir_mode
 from tests.conftest import Registry, run_preserve
 from tests.rerun.analyses import make
 
@@ -21,6 +23,15 @@ import os, sys
 out = sys.argv[1]
 open(os.path.join(out, "result.txt"), "w").write("sum 4950\\n" if sum(range(100)) == 4950 else "?")
 """
+
+
+def assert_each_step_once(stderr: str, target: str) -> None:
+    """push says once that it pushes the image and once that it pushes the crate."""
+    steps = [line for line in stderr.splitlines() if line.startswith("• ")]
+    assert len(steps) == len(set(steps)), stderr
+    image = [s for s in steps if " image " in s and target in s]
+    crate = [s for s in steps if " crate " in s and target in s]
+    assert len(image) == 1 and len(crate) == 1, stderr
 
 
 def test_plugins_are_listed_and_offered_in_help(fake_plugins: str) -> None:
@@ -45,6 +56,9 @@ def test_publish_and_rerun_through_third_party_plugins(
     image_id = json.loads(proc.stdout)["image"]["id"]
 
     target = f"{registry.host}/plugins/demo:1"
+    proc = run_preserve("push", str(crate), "--to", target)
+    assert proc.returncode == 0, proc.stderr
+    assert_each_step_once(proc.stderr, f"{registry.host}/plugins/demo")
     proc = run_preserve("publish", str(crate), "--provider", "jsonfile", "--to", target, "--json")
     assert proc.returncode == 0, proc.stderr
     published = json.loads(proc.stdout)
@@ -71,6 +85,8 @@ def test_publish_and_rerun_through_third_party_plugins(
     assert inspect.stdout.strip() == image_id, "the image came back by its pinned reference"
     graph = json.loads((tmp_path / "rerun" / "ro-crate-metadata.json").read_text())["@graph"]
     assert any("dockercli" in json.dumps(e) for e in graph)  # the rerun records its runner
+    [pulled] = (isolated_dirs / "cache" / "crates").iterdir()
+    assert stat.S_IMODE(pulled.stat().st_mode) == dir_mode()  # not mkdtemp's 0700
 
 
 def test_reference_runner_cannot_run_an_image_only_in_the_local_store(
@@ -79,7 +95,9 @@ def test_reference_runner_cannot_run_an_image_only_in_the_local_store(
     analysis = make(tmp_path, "plugin-local", SCRIPT, ["result.txt"])
     crate = tmp_path / "crate"
     assert run_preserve("capture", str(analysis), "-o", str(crate)).returncode == 0
-    assert run_preserve("push", str(crate)).returncode == 0  # the local OCI layout store
+    proc = run_preserve("push", str(crate))  # to the local OCI layout store
+    assert proc.returncode == 0, proc.stderr
+    assert_each_step_once(proc.stderr, "local:plugin-local")
     proc = run_preserve("rerun", str(crate), "--runner", "dockercli", "--json")
     assert proc.returncode == 1
     error = json.loads(proc.stdout)
