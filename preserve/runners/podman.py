@@ -16,13 +16,13 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from preserve.errors import RunError
 from preserve.plugins import PluginOptions
 from preserve.progress import Progress
 from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
+from preserve.runners.cli_engine import run_cli
 from preserve.settings import Settings
 
 
@@ -134,34 +134,7 @@ class PodmanRunner:
         name = f"preserve-{int(time.time() * 1000)}"
         argv = podman_argv(spec, name, spec.image)
         argv[0] = self._podman()
-        start = datetime.now(UTC)
-        timed_out = False
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            proc = subprocess.Popen(argv, stdout=out, stderr=err)
-            try:
-                code = proc.wait(timeout=spec.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                subprocess.run([self._podman(), "kill", name], capture_output=True)
-                code = proc.wait()
-        end = datetime.now(UTC)
-        inspect = subprocess.run(
-            [self._podman(), "inspect", "--format", "{{.State.OOMKilled}}", name],
-            capture_output=True,
-            text=True,
-        )
-        subprocess.run([self._podman(), "rm", "--force", name], capture_output=True)
-        if code == 125 and not timed_out:  # podman itself failed, not the analysis
-            raise RunError(f"podman could not start the container: {stderr.read_text().strip()}")
-        return RunResult(
-            exit_code=code,
-            start=start,
-            end=max(end, start + timedelta(microseconds=1)),
-            peak_memory=None,
-            cpu_seconds=None,
-            oom_killed=inspect.stdout.strip() == "true",
-            timed_out=timed_out,
-        )
+        return run_cli(argv[0], argv, name, timeout=spec.timeout, stdout=stdout, stderr=stderr)
 
 
 def _succeeds(argv: list[str]) -> bool:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from preserve.errors import RunError
 from preserve.progress import Progress
 from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
+from preserve.runners.cli_engine import run_cli
 from preserve.settings import Settings
 
 
@@ -67,31 +66,7 @@ class DockerCliRunner:
 
     def run(self, spec: RunSpec, *, stdout: Path, stderr: Path, progress: Progress) -> RunResult:
         name = f"preserve-dockercli-{uuid.uuid4().hex[:12]}"
-        start = datetime.now(UTC)
-        timed_out = False
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            proc = subprocess.Popen(self.argv(spec, name), stdout=out, stderr=err)
-            try:
-                code = proc.wait(timeout=spec.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                subprocess.run([self.executable, "kill", name], capture_output=True)
-                code = proc.wait()
-        end = datetime.now(UTC)
-        state = subprocess.run(
-            [self.executable, "inspect", "--format", "{{.State.OOMKilled}}", name],
-            capture_output=True,
-            text=True,
-        )
-        subprocess.run([self.executable, "rm", "--force", name], capture_output=True)
-        if code == 125 and not timed_out:  # docker itself failed, not the analysis
-            raise RunError(f"docker could not start the container: {stderr.read_text().strip()}")
-        return RunResult(
-            exit_code=code,
-            start=start,
-            end=max(end, start + timedelta(microseconds=1)),
-            peak_memory=None,
-            cpu_seconds=None,
-            oom_killed=state.stdout.strip() == "true",
-            timed_out=timed_out,
+        argv = self.argv(spec, name)
+        return run_cli(
+            self.executable, argv, name, timeout=spec.timeout, stdout=stdout, stderr=stderr
         )
