@@ -79,6 +79,16 @@ def check_doi(settings: Settings) -> Check:
     return Check("doi", "ok", detail)
 
 
+def check_runner(settings: Settings) -> Check:
+    from preserve.runners.base import open_runner
+
+    try:
+        detail = f"{settings.runner} runner: {open_runner(settings).describe()}"
+    except PreserveError as exc:
+        return Check("runner", "fail", exc.message, exc.hint)
+    return Check("runner", "ok", detail)
+
+
 def check_disk(settings: Settings) -> Check:
     path = settings.cache_dir
     probe = path
@@ -118,6 +128,7 @@ CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_docker,
     check_store,
     check_doi,
+    check_runner,
     check_disk,
     check_dependencies,
 )

@@ -26,7 +26,7 @@ def test_json_output(docker_engine: str, registry: Registry) -> None:
     report = json.loads(proc.stdout)
     assert report["ok"] is True
     names = [c["name"] for c in report["checks"]]
-    assert names == ["docker", "store", "doi", "disk", "dependencies"]
+    assert names == ["docker", "store", "doi", "runner", "disk", "dependencies"]
     store = next(c for c in report["checks"] if c["name"] == "store")
     assert registry.host in store["detail"]
     docker = report["checks"][0]
@@ -56,3 +56,12 @@ def test_low_disk_fails(docker_engine: str) -> None:
     disk = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "disk")
     assert disk["status"] == "fail"
     assert "PRESERVE_CACHE_DIR" in disk["hint"]
+
+
+def test_runner_configuration_is_checked(docker_engine: str) -> None:
+    proc = run_preserve("doctor", "--json", env={"PRESERVE_RUNNERS_DOCKER_COLOUR": "red"})
+    assert proc.returncode == 1
+    runner = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "runner")
+    assert runner["status"] == "fail"
+    assert runner["detail"] == "invalid configuration in [runners.docker]: colour: unknown key"
+    assert "PRESERVE_RUNNERS_DOCKER_<KEY>" in runner["hint"]
