@@ -1,12 +1,12 @@
 """preserve: capture, publish and rerun photon/neutron-science analyses.
 
-The library is the product; the ``preserve`` command is a thin front end over it::
+The library is the product; the ``preserve`` command is a thin front end over
+:mod:`preserve.api`::
 
-    from preserve.settings import Settings
-    from preserve.doctor import run_checks
+    from preserve import api
 
-    for check in run_checks(Settings.load()):
-        print(check.name, check.status)
+    report = api.rerun("10.5072/preserve.abc", output="rerun")
+    print(report.reproduced)
 """
 
 __version__ = "0.1.0"
