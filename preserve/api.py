@@ -11,8 +11,8 @@ call the same functions::
 
     captured = api.capture("crates/azimuthal-integration", output="crate")
     pushed = api.push("crate", to="127.0.0.1:5000/lab/azint")
-    doi = api.publish("crate").doi
-    report = api.rerun(doi, output="rerun")
+    published = api.publish("crate")
+    report = api.rerun(published.doi, output="rerun")
     print(report.reproduced, [(c.path, c.verdict) for c in report.comparisons])
 """
 
