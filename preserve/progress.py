@@ -13,10 +13,14 @@ from typing import Protocol
 
 
 class Task(Protocol):
+    """One long operation's progress, advanced by bytes or items."""
+
     def advance(self, amount: int) -> None: ...
 
 
 class Progress(Protocol):
+    """Where the library reports progress: phase lines and tasks (see the module docstring)."""
+
     def step(self, message: str) -> None:
         """A one-line note that a phase has started ("building image ...")."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from preserve.errors import RunError
 from preserve.progress import Progress
 from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
 from preserve.runners.cli_engine import run_cli
@@ -45,11 +46,18 @@ class DockerCliRunner:
         return f"docker CLI ({out.stdout.strip()})"
 
     def provide_image(self, image: ImageSource, *, progress: Progress) -> ProvidedImage:
-        # The platform pulls by itself when the container starts (--pull always).
-        return ProvidedImage(image.require_reference(self.name), None)
+        """The platform's own pull, by the pinned reference: nothing else is taken."""
+        reference = image.require_reference(self.name)
+        progress.step(f"dockercli: pulling {reference}")
+        proc = subprocess.run(
+            [self.executable, "pull", "--quiet", reference], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise RunError(f"docker could not pull {reference}: {proc.stderr.strip()}")
+        return ProvidedImage(reference, None)
 
     def argv(self, spec: RunSpec, name: str) -> list[str]:
-        argv = [self.executable, "run", "--name", name, "--pull", "always"]
+        argv = [self.executable, "run", "--name", name, "--pull", "never"]
         argv += ["--network", "bridge" if spec.network else "none"]
         for m in spec.mounts:
             ro = ",readonly" if m.read_only else ""
