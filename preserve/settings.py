@@ -129,7 +129,6 @@ class Settings(_Section):
         _migrate_legacy(values)
         _deep_update(values, _from_env(env))
         _deep_update(values, {k: v for k, v in (overrides or {}).items() if v is not None})
-        _migrate_legacy(values)
         try:
             settings = cls.model_validate(values)
             _check_tables(settings)
@@ -219,14 +218,17 @@ def _plugin_env(env: Mapping[str, str]) -> dict[str, Any]:
     for group in plugins.GROUPS:
         for name in plugins.available(group):
             prefixes[group.env_prefix(name)] = (group.section, name)
+    matches = []
+    for key, value in env.items():
+        # The longest prefix: PRESERVE_RUNNERS_MY_TOOL_X is my_tool's, not a plug-in "my"'s.
+        prefix = max((p for p in prefixes if key.startswith(p) and key != p), key=len, default="")
+        if prefix:
+            matches.append((prefix, key[len(prefix) :].lower(), value))
     out: dict[str, Any] = {}
-    # Longest prefix first: PRESERVE_DOI_DATACITE_X is datacite's, not a plug-in "doi"'s.
-    for prefix in sorted(prefixes, key=len):
+    # Shorter (legacy) prefixes first, so that the current names win.
+    for prefix, field, value in sorted(matches, key=lambda m: len(m[0])):
         section, name = prefixes[prefix]
-        for key, value in env.items():
-            if key.startswith(prefix) and len(key) > len(prefix):
-                field = key[len(prefix) :].lower()
-                out.setdefault(section, {}).setdefault(name, {})[field] = value
+        out.setdefault(section, {}).setdefault(name, {})[field] = value
     for section, tables in out.items():
         for name, table in tables.items():
             _split_lists(section, name, table)

@@ -122,3 +122,8 @@ def test_unknown_plugin_name_lists_the_installed_ones(tmp_path: Path) -> None:
         plugins.create(plugins.RUNNERS, s.runner, s)
     assert "no runner named 'singularity'" in info.value.message
     assert "docker" in info.value.message and "podman" in info.value.message
+
+
+def test_current_environment_names_win_over_legacy_ones() -> None:
+    env = {"PRESERVE_DATACITE_PREFIX": "10.1", "PRESERVE_DOI_DATACITE_PREFIX": "10.2"}
+    assert datacite_options(Settings.load(env=env)).prefix == "10.2"
