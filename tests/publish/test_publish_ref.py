@@ -23,9 +23,9 @@ def test_publish_by_reference_without_the_local_image(
     assert proc.returncode == 0, proc.stderr
     image_id = json.loads(proc.stdout)["image"]["id"]
     target = f"{registry.host}/lab/byref:2.0"
-    pushed = json.loads(
-        run_preserve("push", str(tmp_path / "crate"), "--to", target, "--json").stdout
-    )
+    proc = run_preserve("push", str(tmp_path / "crate"), "--to", target, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a failure is JSON on stdout too
+    pushed = json.loads(proc.stdout)
     subprocess.run(["docker", "image", "rm", "-f", image_id], check=True, capture_output=True)
 
     proc = run_preserve("publish", f"{target}-crate", "--json")
