@@ -16,9 +16,13 @@ are flushed and, as root, the page cache is dropped, so both read cold):
   and uploads it in chunked PATCHes;
 * reference pull: ``curl -o out GET /v2/<name>/blobs/<digest>``;
 * preserve pull: ``RegistryStore.pull_crate`` (verifies size and digest while
-  streaming, writes into a staging folder, renames), in a child process.
+  streaming, receiving, hashing and writing in three threads; writes into a
+  staging folder, renames), in a child process.
 
-Targets: push and pull time <= 1.25x curl's, peak RSS <= 150 MiB.
+Targets: push and pull time <= 1.25x curl's, peak RSS <= 150 MiB. CPU seconds
+(user + system) of each contender are reported beside the times: on a shared
+machine they show what each costs independently of what else is running. The
+load average is printed at the start and the end.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -50,14 +55,17 @@ from preserve.settings import Settings
 op, ref_text, path = sys.argv[1:4]
 ref = OciRef.parse(ref_text)
 store = RegistryStore(ref.registry, Settings.load())
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = usage.ru_utime + usage.ru_stime
 start = time.perf_counter()
 if op == "push":
     out = str(store.push_crate(Path(path), ref, subject=None, annotations={}, progress=QUIET))
 else:
     out = str(store.pull_crate(ref, Path(path), progress=QUIET).ref)
 seconds = time.perf_counter() - start
-rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "rss_mib": rss_kib / 1024, "ref": out}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu0
+print(json.dumps({"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024, "cpu": cpu, "ref": out}))
 """
 
 
@@ -146,6 +154,12 @@ def curl_pull(host: str, digest: str, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of every child waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(op: str, ref: str, path: Path, env: dict[str, str]) -> dict[str, float | str]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, op, ref, str(path)],
@@ -189,6 +203,8 @@ def main() -> None:
     print(f"blob: {size / 2**20:.0f} MiB, {args.runs} runs, {os.cpu_count()} cores")
 
     rows: dict[str, list[float]] = {k: [] for k in ("curl_push", "push", "curl_pull", "pull")}
+    cpu: dict[str, list[float]] = {k: [] for k in rows}
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
     rss: dict[str, list[float]] = {"push": [], "pull": []}
     try:
         for run in range(args.runs):
@@ -202,18 +218,24 @@ def main() -> None:
                         pushed = child("push", f"{reg.host}/bench/preserve:x", crate, env)
                         rows["push"].append(float(pushed["seconds"]))
                         rss["push"].append(float(pushed["rss_mib"]))
+                        cpu["push"].append(float(pushed["cpu"]))
                     else:
+                        before = children_cpu()
                         rows["curl_push"].append(curl_push(reg.host, blob, digest))
+                        cpu["curl_push"].append(children_cpu() - before)
                 for ours in (ours_first, not ours_first):
                     settle(not args.keep_caches)
                     if ours:
                         pulled = child("pull", str(pushed["ref"]), work / "pulled", env)
                         rows["pull"].append(float(pulled["seconds"]))
                         rss["pull"].append(float(pulled["rss_mib"]))
+                        cpu["pull"].append(float(pulled["cpu"]))
                         assert sha256_hex(work / "pulled" / "layer.bin") == digest
                         shutil.rmtree(work / "pulled")
                     else:
+                        before = children_cpu()
                         rows["curl_pull"].append(curl_pull(reg.host, digest, work / "curl.bin"))
+                        cpu["curl_pull"].append(children_cpu() - before)
                         (work / "curl.bin").unlink()
                 shutil.rmtree(work / "cache", ignore_errors=True)  # no mount hints across runs
             finally:
@@ -230,10 +252,12 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in rows.items()}
     push_ratio = med["push"] / med["curl_push"]
     pull_ratio = med["pull"] / med["curl_pull"]
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     for op, ratio in (("push", push_ratio), ("pull", pull_ratio)):
         print(
             f"median {op}: preserve {med[op]:.2f}s vs curl {med['curl_' + op]:.2f}s "
-            f"= {ratio:.2f}x (target <= 1.25x)"
+            f"= {ratio:.2f}x (target <= 1.25x); CPU preserve {med_cpu[op]:.2f}s, "
+            f"curl {med_cpu['curl_' + op]:.2f}s"
         )
     print(f"peak RSS: push {max(rss['push']):.0f} MiB, pull {max(rss['pull']):.0f} MiB (<= 150)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes skew timings)")

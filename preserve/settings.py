@@ -63,6 +63,31 @@ class Publisher(_Section):
     ror: str | None = None
 
 
+class NetworkSettings(_Section):
+    """HTTP for every server (registries, DataCite, data): TLS, proxies, time limits."""
+
+    ca_bundle: Path | None = Field(
+        None,
+        description="CA certificates (PEM) to verify servers with; default: REQUESTS_CA_BUNDLE, "
+        "SSL_CERT_FILE, else the system bundle",
+    )
+    https_proxy: str | None = Field(None, description="proxy for https:// (default: HTTPS_PROXY)")
+    http_proxy: str | None = Field(None, description="proxy for http:// (default: HTTP_PROXY)")
+    no_proxy: str | None = Field(
+        None, description="comma-separated hosts reached directly (default: NO_PROXY)"
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(
+        60.0, gt=0, description="seconds a server may stay silent during a request"
+    )
+    max_retry_wait: float = Field(
+        60.0, ge=0, description="longest wait between retries, whatever Retry-After asks"
+    )
+    stage_deadline: float = Field(
+        3600.0, gt=0, description="seconds to stage one remote input, retries included"
+    )
+
+
 class Settings(_Section):
     """Everything the toolkit can be configured with."""
 
@@ -101,6 +126,7 @@ class Settings(_Section):
     stores: PluginTables = _tables(plugins.STORES)
     doi: PluginTables = _tables(plugins.DOI_PROVIDERS)
     runners: PluginTables = _tables(plugins.RUNNERS)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
     config_file: Path | None = Field(None, exclude=True)
 
     @property

@@ -4,14 +4,14 @@ Built for dCache-style servers: doors answer HEAD themselves and redirect GETs
 to pools with 307 (followed; ``requests`` drops the ``Authorization`` header
 when the redirect leaves the host, and dCache authorises the pool URL itself).
 Every request asks for checksums (RFC 3230 ``Want-Digest`` and RFC 9530
-``Want-Repr-Digest``) so the stager can verify what arrives. Transient failures
-(connection errors, 429, 5xx) are retried with back-off, and a download that
-breaks off is resumed with a ``Range`` request guarded by ``If-Range``.
+``Want-Repr-Digest``) so the stager can verify what arrives. Sessions, timeouts
+and retries (connection errors, 429, 5xx, ``Retry-After``) are
+:mod:`preserve.net`'s; a download that breaks off is resumed with a ``Range``
+request guarded by ``If-Range``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -19,18 +19,16 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from preserve import net
 from preserve.data.base import RemoteInfo, Sink, redact
 from preserve.data.digests import WANT_DIGEST, WANT_REPR_DIGEST, checksums_from_headers
 from preserve.errors import DataError
 from preserve.plugins import NoOptions
 from preserve.progress import Progress, Task
-from preserve.settings import Settings
+from preserve.settings import NetworkSettings, Settings
 
 CHUNK = 1 << 20
-TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}
 IDENTITY = {"Accept-Encoding": "identity"}  # no compression: bytes on the wire = the file
 _TOKEN_HELP = (
@@ -61,7 +59,7 @@ class HttpResolver:
 
     schemes: ClassVar[frozenset[str]] = frozenset({"http", "https"})
     options = NoOptions
-    # Defaults: 5 tries over ~7 s (urllib3 waits 0, 1, 2, 4 s), unless Retry-After says more.
+    # Defaults: 5 tries over ~7 s (waits of 0.5, 1, 2, 4 s), unless Retry-After says more.
     RETRIES: ClassVar[int] = 4
     BACKOFF: ClassVar[float] = 0.5
 
@@ -72,37 +70,24 @@ class HttpResolver:
         token_hosts: Iterable[str] = (),
         retries: int | None = None,
         backoff: float | None = None,
-        timeout: float = 300.0,
+        network: NetworkSettings | None = None,
     ) -> None:
         # The token goes only to hosts the user named: a crate from someone
         # else's DOI must not be able to collect it with a URI of its choosing.
         self._token = token
         self._token_hosts = {h.strip().lower() for h in token_hosts if h.strip()}
-        self.retries = retries = self.RETRIES if retries is None else retries
-        self.backoff = backoff = self.BACKOFF if backoff is None else backoff
-        # Connect quickly; a dCache door may hold a GET while a pool stages from tape.
-        self.timeout = (10.0, timeout)
-        self.session = requests.Session()
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            other=0,
-            backoff_factor=backoff,
-            status_forcelist=TRANSIENT,
-            allowed_methods=frozenset({"HEAD", "GET", "PROPFIND", "OPTIONS"}),
-            raise_on_status=False,
-            respect_retry_after_header=True,
+        self.retries = self.RETRIES if retries is None else retries
+        self.http = net.Http(
+            network,
+            error=DataError,
+            attempts=self.retries + 1,
+            backoff=self.BACKOFF if backoff is None else backoff,
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     @classmethod
     def from_settings(cls, options: NoOptions, settings: Settings) -> HttpResolver:
         token = settings.data_token.get_secret_value() if settings.data_token else None
-        return cls(token=token, token_hosts=settings.data_token_hosts)
+        return cls(token=token, token_hosts=settings.data_token_hosts, network=settings.network)
 
     # -- the resolver interface ------------------------------------------------
 
@@ -150,13 +135,14 @@ class HttpResolver:
         """Send ``method`` to ``url`` (default ``uri``); errors name ``uri``."""
         target = url or uri
         try:
-            resp = self.session.request(
+            resp = self.http.request(
                 method,
                 target,
+                label=redact(uri),
+                idempotent=True,  # reads only: PROPFIND carries a query, not data
                 headers=dict(headers or {}),
                 data=data,
                 stream=stream,
-                timeout=self.timeout,
                 allow_redirects=True,
                 auth=self._auth(target),
             )
@@ -165,11 +151,10 @@ class HttpResolver:
                 f"{method} {redact(uri)} was redirected too often",
                 hint="the server's redirects loop; report it to the data provider",
             ) from exc
-        except requests.RequestException as exc:
+        except requests.RequestException as exc:  # not transient: a bad URL, TLS set-up, ...
             raise DataError(
-                f"cannot reach {redact(uri)} ({type(exc).__name__}, tried "
-                f"{self.retries + 1} times)",
-                hint="check the host name, the network and any proxy settings",
+                f"cannot reach {redact(uri)}: {net.reason(exc)}",
+                hint="check the URI, the host name and the [network] settings",
             ) from exc
         if resp.status_code >= 400:
             resp.close()
@@ -191,7 +176,7 @@ class HttpResolver:
             hint = f"access to {host} was refused: {_TOKEN_HELP}, or ask for read access"
         elif status in (405, 501) and method == "PROPFIND":
             hint = "the server does not speak WebDAV; use an http(s):// URI instead"
-        elif status in TRANSIENT:
+        elif status in net.RETRY_STATUS:
             tries = self.retries + 1
             hint = f"the server is unavailable or overloaded (tried {tries} times); try again later"
         else:
@@ -260,7 +245,7 @@ class HttpResolver:
                         f"({type(exc).__name__})",
                         hint="the connection failed repeatedly; try again later",
                     ) from exc
-            time.sleep(self.backoff * 2 ** (failures - 1))
+            self.http.pause(failures)
             resp = self._resume(uri, url, headers, written, validator)
 
     def _resume(

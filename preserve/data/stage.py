@@ -10,6 +10,11 @@ deletes the temporary file: nothing unverified is ever cached. Concurrent
 stagers write distinct temporary files and rename atomically, so they cannot
 corrupt each other.
 
+Everything a remote input costs on the network (description, download,
+retries, resumption) runs under one deadline, ``network.stage_deadline``: a
+server that never answers, or answers one byte at a time, ends the staging
+with an error naming it instead of hanging the run.
+
 ``file://`` inputs are not copied: the original file is hashed in place.
 """
 
@@ -17,22 +22,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from preserve.data.base import RemoteInfo, redact, resolver_for, scheme_of
+from preserve import net
+from preserve.data.base import DataResolver, RemoteInfo, redact, resolver_for, scheme_of
 from preserve.data.file import FileResolver, local_path
+from preserve.disk import GiB, check_free_space
 from preserve.errors import DataError, IntegrityError
 from preserve.hashing import ALGORITHMS, Hasher, new_hasher, sha256_file
 from preserve.progress import QUIET, Progress
 from preserve.settings import Settings
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-GiB = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,27 @@ def stage(
         if hit:
             return hit
     resolver = resolver_for(uri, settings)
+    limit = settings.network.stage_deadline
+    with net.deadline(
+        limit,
+        f"staging input {name!r} from {net.server_of(uri)}",
+        error=DataError,
+        hint="the server is too slow or does not answer; try again later, or allow more "
+        f"time: stage_deadline in [network] (PRESERVE_NETWORK_STAGE_DEADLINE), now {limit:g} s",
+    ):
+        return _download(name, uri, settings, resolver, expected, expected_size, progress)
+
+
+def _download(
+    name: str,
+    uri: str,
+    settings: Settings,
+    resolver: DataResolver,
+    expected: str | None,
+    expected_size: int | None,
+    progress: Progress,
+) -> StagedData:
+    cache = cache_root(settings)
     progress.step(f"checking input {name!r} at {redact(uri)}")
     info = resolver.stat(uri)
     _check_before_download(name, uri, info, expected, expected_size)
@@ -164,15 +190,14 @@ def _check_recorded(
 
 
 def _check_space(cache: Path, size: int | None, min_free_gib: float) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(cache).free
-    needed = (size or 0) + int(min_free_gib * GiB)
-    if free < needed:
-        raise DataError(
-            f"not enough disk space in {cache} to stage {size or 'an unknown number of'} "
-            f"bytes: {free / GiB:.1f} GiB free, {min_free_gib} GiB must stay free",
-            hint="free space there, or point cache_dir (PRESERVE_CACHE_DIR) elsewhere",
-        )
+    check_free_space(
+        cache,
+        size,
+        "the input",
+        error=DataError,
+        keep_free=int(min_free_gib * GiB),
+        hint="free space there, or point cache_dir (PRESERVE_CACHE_DIR) elsewhere",
+    )
 
 
 # -- the cache ----------------------------------------------------------------

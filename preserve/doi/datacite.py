@@ -29,7 +29,7 @@ from preserve.doi.records import record_from_resource
 from preserve.doi.states import TARGET
 from preserve.doi.validation import validate_attributes
 from preserve.errors import ConfigError, DoiError, MetadataError, MissingSecret
-from preserve.settings import Settings
+from preserve.settings import NetworkSettings, Settings
 
 JSON_API = "application/vnd.api+json"
 READ_PARAMS = {"publisher": "true", "affiliation": "true"}  # object forms, as they were sent
@@ -90,6 +90,7 @@ class DataCiteProvider:
         source: str = "configuration",
         sleep: Callable[[float], None] = time.sleep,
         retry: Retry | None = None,
+        network: NetworkSettings | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.repository_id = repository_id
@@ -102,6 +103,7 @@ class DataCiteProvider:
             auth=(repository_id, password.get_secret_value()),
             retry=retry,
             sleep=sleep,
+            network=network,
         )
 
     def __repr__(self) -> str:
@@ -148,6 +150,7 @@ class DataCiteProvider:
             landing_url=settings.landing_url,
             source=source or credential_source(settings),
             sleep=sleep,
+            network=settings.network,
         )
 
     def describe(self) -> str:
@@ -174,7 +177,7 @@ class DataCiteProvider:
         headers = {"Accept": JSON_API}
         if body is not None:
             headers["Content-Type"] = JSON_API
-        resp, _ = self.api.request(
+        resp = self.api.request(
             method,
             path,
             json=body,

@@ -18,13 +18,13 @@ The image's pinned manifest reference is in the TechnicalInfo description.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from preserve.errors import PreserveError
+from preserve.net.hosts import is_loopback
 from preserve.oci.refs import LOCAL, InvalidReference, OciRef, check_digest
 
 OCI_ALTERNATE_TYPE = "OCI"
@@ -33,17 +33,6 @@ IMAGE_RELATION = "Requires"
 METADATA_RELATION = "HasMetadata"
 IMAGE_LINE = "Container image (pinned):"
 CRATE_LINE = "Crate artifact (pinned):"
-
-
-def _is_loopback(host: str) -> bool:
-    # HOST, HOST:PORT, [IPV6] or [IPV6]:PORT
-    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def oci_ref_to_url(ref: OciRef, store_dir: Path | None = None) -> str:
@@ -59,7 +48,7 @@ def oci_ref_to_url(ref: OciRef, store_dir: Path | None = None) -> str:
                 hint="pass the local OCI layout store directory (settings.store_dir)",
             )
         return f"{Path(store_dir).absolute().as_uri()}/index.json#{ref.repository}@{ref.digest}"
-    scheme = "http" if _is_loopback(ref.registry) else "https"
+    scheme = "http" if is_loopback(ref.registry) else "https"
     return f"{scheme}://{ref.registry}/v2/{ref.repository}/manifests/{ref.digest}"
 
 
@@ -70,7 +59,7 @@ def blob_url(ref: OciRef, digest: str, store_dir: Path | None = None) -> str:
         if store_dir is None:
             raise InvalidReference(f"{ref} names the local store, but no store directory was given")
         return f"{Path(store_dir).absolute().as_uri()}/blobs/sha256/{hex_digest}"
-    scheme = "http" if _is_loopback(ref.registry) else "https"
+    scheme = "http" if is_loopback(ref.registry) else "https"
     return f"{scheme}://{ref.registry}/v2/{ref.repository}/blobs/{digest}"
 
 

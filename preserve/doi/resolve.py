@@ -98,8 +98,8 @@ def _from_rest_api(
     settings: Settings, doi: str, sleep: Callable[[float], None]
 ) -> ResolvedDoi | None:
     api_url = datacite_options(settings).api_url()
-    api = ApiClient(api_url, service="the DataCite REST API", sleep=sleep)
-    resp, _ = api.request(
+    api = ApiClient(api_url, service="the DataCite REST API", sleep=sleep, network=settings.network)
+    resp = api.request(
         "GET",
         f"dois/{doi}",
         params={"publisher": "true", "affiliation": "true"},
@@ -122,8 +122,10 @@ def _from_rest_api(
 def _from_resolver(
     settings: Settings, doi: str, sleep: Callable[[float], None]
 ) -> ResolvedDoi | None:
-    resolver = ApiClient(settings.doi_resolver, service="the DOI resolver", sleep=sleep)
-    resp, _ = resolver.request("GET", quote(doi, safe="/"), headers={"Accept": DATACITE_JSON})
+    resolver = ApiClient(
+        settings.doi_resolver, service="the DOI resolver", sleep=sleep, network=settings.network
+    )
+    resp = resolver.request("GET", quote(doi, safe="/"), headers={"Accept": DATACITE_JSON})
     if resp.status_code in (404, 410):
         return None
     if resp.status_code != 200:

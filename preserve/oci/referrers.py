@@ -42,7 +42,14 @@ def add_referrer(index: dict[str, Any], desc: Descriptor, where: str) -> bool:
 
 
 def listed(index: Mapping[str, Any], artifact_type: str | None) -> list[Descriptor]:
-    descs = [Descriptor.from_json(m) for m in index.get("manifests") or []]
+    """The descriptors an index lists (of ``artifact_type``); a malformed one is an error."""
+    try:
+        descs = [Descriptor.from_json(m) for m in index.get("manifests") or []]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RegistryError(
+            f"a referrers index lists a malformed descriptor ({type(exc).__name__}: {exc})",
+            hint="the registry's referrers list is broken or hostile; nothing of it was used",
+        ) from exc
     if artifact_type is None:
         return descs
     return [d for d in descs if d.artifact_type == artifact_type]

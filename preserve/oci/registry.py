@@ -5,11 +5,15 @@ mounts and layer transfers; it treats 127.0.0.0/8 registries as insecure by
 default) and offered to runners by pinned reference, or as an archive of the
 verified blobs. Crates, manifests and referrers travel over
 :mod:`preserve.oci.transport`.
+
+What a registry sends is bounded: manifests and indexes at most 4 MiB (the
+distribution spec's SHOULD), each read once per digest; referrers pagination
+at most :data:`MAX_REFERRER_PAGES` pages, never the same page twice; nothing is
+downloaded unless the sizes a manifest claims fit on the disk.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,8 +22,10 @@ from urllib.parse import quote
 
 import requests
 
-from preserve.errors import IntegrityError, RegistryError, ServiceUnavailable
-from preserve.oci.artifact import canonical_json, parse_manifest
+from preserve import net
+from preserve.disk import check_free_space
+from preserve.errors import CrateError, IntegrityError, RegistryError, ServiceUnavailable
+from preserve.oci.artifact import UNPACK, canonical_json, check_crate_manifest
 from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.crate_io import download_crate, upload_crate
 from preserve.oci.digests import CHUNK, sha256_bytes
@@ -47,17 +53,7 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 ACCEPT = ", ".join((MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, DOCKER_MANIFEST, DOCKER_LIST))
 
 
-def is_loopback(host: str) -> bool:
-    if host.startswith("["):  # [IPv6]:port
-        name = host[1 : host.find("]")]
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+MAX_REFERRER_PAGES = 100  # 100 pages of referrers is far beyond any real subject
 
 
 class RegistryStore:
@@ -68,13 +64,14 @@ class RegistryStore:
     def __init__(self, registry: str, settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
-        insecure = is_loopback(registry) or registry in settings.insecure_registries
+        insecure = net.is_loopback(registry) or registry in settings.insecure_registries
         self.insecure = insecure
         self.base_url = f"{'http' if insecure else 'https'}://{registry}"
         self.transport = Transport(registry, self.base_url, settings)
         safe_host = registry.replace(":", "_").replace("/", "_")
         self.locations = BlobLocations(settings.cache_dir / "oci" / f"blobs-{safe_host}.json")
         self.digests = DigestCache(settings.cache_dir / "oci" / "file-digests.json")
+        self._manifests: dict[str, tuple[bytes, str]] = {}  # digest -> bytes, media type
 
     @classmethod
     def accepts(cls, ref: OciRef) -> bool:
@@ -85,18 +82,17 @@ class RegistryStore:
         return cls(ref.registry, settings)
 
     def ping(self) -> str:
+        url = f"{self.base_url}/v2/"
         try:
-            resp = requests.get(f"{self.base_url}/v2/", timeout=10)
-        except requests.RequestException as exc:
+            resp = self.transport.http.request("GET", url, attempts=1, timeout=10)
+        except RegistryError as exc:
             raise ServiceUnavailable(
                 f"the OCI registry at {self.base_url} is not reachable",
                 hint="start the local registry with `make services`, or check the "
                 "registry setting (PRESERVE_REGISTRY)",
             ) from exc
         if resp.status_code not in (200, 401):
-            raise RegistryError(
-                f"{self.base_url}/v2/ answered HTTP {resp.status_code}; not an OCI registry?"
-            )
+            raise RegistryError(f"{url} answered HTTP {resp.status_code}; not an OCI registry?")
         auth = " (authentication required)" if resp.status_code == 401 else ""
         return f"OCI registry at {self.base_url} answers{auth}"
 
@@ -124,8 +120,10 @@ class RegistryStore:
             return None
         digest = resp.headers.get("Docker-Content-Digest")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
-        size = resp.headers.get("Content-Length")
-        if not digest or not size or not media_type:
+        size = resp.headers.get("Content-Length", "")
+        if size.isdigit() and int(size) > net.MANIFEST_MAX:
+            raise _too_large(ref, int(size))
+        if not digest or not size.isdigit() or not media_type:
             data, media_type, digest = self.get_manifest(ref)
             return Descriptor(media_type, digest, len(data))
         if ref.digest and digest != ref.digest:
@@ -133,18 +131,34 @@ class RegistryStore:
         return Descriptor(media_type, digest, int(size))
 
     def get_manifest(self, ref: OciRef, accept: str = ACCEPT) -> tuple[bytes, str, str]:
-        """Manifest bytes, media type and digest (verified when ``ref`` is pinned)."""
-        self._check_host(ref)
-        url = self.transport.url(ref.repository, f"manifests/{ref.reference}")
-        resp = self.transport.request(
-            "GET", url, repo=ref.repository, headers={"Accept": accept}, allow=(404,)
-        )
-        if resp.status_code == 404:
+        """Manifest bytes, media type and digest (verified when ``ref`` is pinned).
+
+        Read at most once per digest, and never beyond :data:`preserve.net.MANIFEST_MAX`.
+        """
+        found = self._get_manifest(ref, accept)
+        if found is None:
             raise RegistryError(
                 f"{ref} was not found in {self.registry}",
                 hint="check the repository, tag or digest (and that it was pushed)",
             )
-        data = resp.content
+        return found
+
+    def _get_manifest(self, ref: OciRef, accept: str) -> tuple[bytes, str, str] | None:
+        self._check_host(ref)
+        if ref.digest and ref.digest in self._manifests:
+            data, media_type = self._manifests[ref.digest]
+            return data, media_type, ref.digest
+        url = self.transport.url(ref.repository, f"manifests/{ref.reference}")
+        resp = self.transport.request(
+            "GET", url, repo=ref.repository, headers={"Accept": accept}, allow=(404,), stream=True
+        )
+        if resp.status_code == 404:
+            resp.close()
+            return None
+        try:
+            data = net.read_body(resp, net.MANIFEST_MAX, f"the manifest of {ref}", RegistryError)
+        except RegistryError as exc:
+            raise _too_large(ref, None) from exc
         digest = sha256_bytes(data)
         claimed = ref.digest or resp.headers.get("Docker-Content-Digest")
         if claimed and claimed != digest:
@@ -153,6 +167,7 @@ class RegistryStore:
                 hint="the registry returned different content; do not trust it",
             )
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        self._manifests[digest] = (data, media_type)
         return data, media_type, digest
 
     def put_manifest(
@@ -202,17 +217,28 @@ class RegistryStore:
         """The image by pinned reference (and as an archive of its verified blobs)."""
         pinned = self._pinned(ref).with_tag(None)
         data, _, _ = self.get_manifest(pinned)
-        manifest = parse_manifest(data, str(pinned))
+        manifest = net.json_object(data, f"the manifest of {pinned}", RegistryError)
         if "config" not in manifest or "layers" not in manifest:
             raise RegistryError(
                 f"{pinned} is not a single-platform image manifest",
                 hint="push the image the analysis ran in, by its own manifest digest",
             )
-        config = Descriptor.from_json(manifest["config"])
-        layers = [Descriptor.from_json(layer) for layer in manifest["layers"]]
+        try:
+            config = Descriptor.from_json(manifest["config"])
+            layers = [Descriptor.from_json(layer) for layer in manifest["layers"]]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RegistryError(f"the manifest of {pinned} has a malformed descriptor") from exc
 
         def archive(progress: Progress) -> Iterator[bytes]:
             blobs = self.blobs(pinned.repository)
+            sizes = [config.size, *(layer.size for layer in layers)]
+            check_free_space(
+                self._scratch(),
+                sum(sizes) if min(sizes) >= 0 else -1,
+                f"the image {pinned}",
+                error=RegistryError,
+                hint="free space in cache_dir, or point it (PRESERVE_CACHE_DIR) elsewhere",
+            )
             with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
                 blobs.fetch_blob(config, Path(tmp, "config"), f"config of {pinned}", progress)
                 for i, layer in enumerate(layers):
@@ -292,13 +318,15 @@ class RegistryStore:
             )
 
     def _fallback_index(self, tag_ref: OciRef) -> dict[str, Any]:
-        if self.head_manifest(tag_ref) is None:
+        found = self._get_manifest(tag_ref, ACCEPT)
+        if found is None:
             return empty_index()
-        return parse_manifest(self.get_manifest(tag_ref)[0], str(tag_ref))
+        return net.json_object(found[0], f"the referrers index {tag_ref}", RegistryError)
 
     def pull_crate(self, ref: OciRef, dest: Path, *, progress: Progress) -> PulledCrate:
         data, _, digest = self.get_manifest(ref)
-        manifest = parse_manifest(data, str(ref))
+        manifest = net.json_object(data, f"the manifest of {ref}", CrateError)
+        _check_room(manifest, str(ref), dest)
         progress.step(f"pulling crate {ref} into {dest}")
         try:
             download_crate(self.blobs(ref.repository), manifest, str(ref), dest, progress)
@@ -313,18 +341,28 @@ class RegistryStore:
         if artifact_type:
             url += f"?artifactType={quote(artifact_type, safe='')}"
         found: list[Descriptor] = []
+        seen: set[str] = set()
         while url:
+            if url in seen or len(seen) >= MAX_REFERRER_PAGES:
+                raise _endless_referrers(subject, url in seen)
+            seen.add(url)
             resp = self.transport.request(
                 "GET",
                 url,
                 repo=subject.repository,
                 headers={"Accept": INDEX_MEDIA_TYPE},
                 allow=(404,),
+                stream=True,
             )
             if resp.status_code == 404:  # no referrers API (distribution 2.8): the tag schema
+                resp.close()
                 tag_ref = OciRef(self.registry, subject.repository, tag=fallback_tag(digest))
                 return found or listed(self._fallback_index(tag_ref), artifact_type)
-            found += listed(_json(resp, url), artifact_type)  # filtered here if not there
+            page = net.read_body(
+                resp, net.MANIFEST_MAX, f"the referrers of {subject}", RegistryError
+            )
+            index = net.json_object(page, f"the referrers of {subject} ({url})", RegistryError)
+            found += listed(index, artifact_type)  # filtered here if not there
             url = _next_link(resp)
         return found
 
@@ -335,14 +373,45 @@ def _read_file(path: Path) -> Iterator[bytes]:
             yield data
 
 
-def _json(resp: requests.Response, url: str) -> dict[str, Any]:
+def _too_large(ref: OciRef, size: int | None) -> RegistryError:
+    said = f"{size} bytes" if size is not None else "more"
+    return RegistryError(
+        f"the manifest of {ref} is too large: {said}, the limit is {net.MANIFEST_MAX} bytes",
+        hint="no registry or client needs to handle manifests over 4 MiB (distribution "
+        "spec); this registry is misconfigured or hostile, so nothing of it was used",
+    )
+
+
+def _endless_referrers(subject: OciRef, loop: bool) -> RegistryError:
+    why = "its Link: next header leads back to a page already read"
+    if not loop:
+        why = f"it has more than {MAX_REFERRER_PAGES} pages"
+    return RegistryError(
+        f"the referrers list of {subject} does not end: {why}",
+        hint="the registry's referrers API is broken or hostile; nothing of it was used",
+    )
+
+
+def _check_room(manifest: Mapping[str, Any], where: str, dest: Path) -> None:
+    """Refuse a crate whose claimed blob sizes do not fit on the disk, before downloading."""
+    layers = check_crate_manifest(manifest, where)
     try:
-        data = resp.json()
-    except ValueError as exc:
-        raise RegistryError(f"{url} did not answer JSON") from exc
-    if not isinstance(data, dict):
-        raise RegistryError(f"{url} did not answer a JSON object")
-    return data
+        config = int(manifest["config"]["size"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CrateError(f"the manifest of {where} has a malformed config descriptor") from exc
+    sizes = [config, *(layer.size for layer in layers)]
+    if min(sizes) < 0:
+        raise CrateError(f"the manifest of {where} claims a negative blob size")
+    folders = [layer.size for layer in layers if layer.annotations.get(UNPACK) == "true"]
+    check_free_space(
+        dest.parent,
+        sum(sizes),
+        f"the crate {where}",
+        error=RegistryError,
+        keep_free=max(folders, default=0),  # a folder is unpacked beside its tar
+        hint="free space there, or pull elsewhere; a claim far beyond the crate's real size "
+        "means the manifest was not made by preserve or was tampered with",
+    )
 
 
 def _next_link(resp: requests.Response) -> str:

@@ -16,22 +16,24 @@ Memory stays bounded: bodies are read from disk in 1 MiB blocks.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
+from http.client import HTTPException
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
+import requests
 from urllib3.exceptions import HTTPError
 
+from preserve import net
 from preserve.errors import RegistryError
 from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.digests import (
     CHUNK,
     BackgroundDigest,
     KnownDigest,
-    Prefetch,
+    Pipe,
     Verifier,
-    copy_verified,
     sha256_bytes,
     sha256_file,
 )
@@ -255,21 +257,61 @@ class RegistryBlobs:
         return self.t.location(resp), received
 
     def fetch_blob(self, desc: Descriptor, out: Path, label: str, progress: Progress) -> None:
+        """Download, hash and write at once (see :class:`Pipe`); retry what the network broke.
+
+        A failure to write (a full disk) is not retried: downloading again
+        would only fill the disk again.
+        """
         url = self.t.url(self.repo, f"blobs/{desc.digest}")
         for attempt in range(1, self.t.attempts + 1):
             resp = self.t.request("GET", url, repo=self.repo, stream=True)
-            chunks = Prefetch(resp.raw.stream(CHUNK, decode_content=False))
             try:
                 with out.open("wb") as fh, progress.task(f"downloading {label}", desc.size) as task:
-                    copy_verified(chunks, fh, Verifier(desc.digest, desc.size, label), task)
+                    verifier = Verifier(desc.digest, desc.size, label)
+                    Pipe(desc.size).run(_receiver(resp, desc.size), fh.write, verifier, task)
+                resp.raw.release_conn()  # read to its end: the connection serves the next blob
                 self.locations.add(desc.digest, self.repo)
                 return
-            except (*TRANSIENT, HTTPError, OSError) as exc:
-                if isinstance(exc, FileNotFoundError) or attempt == self.t.attempts:
-                    raise RegistryError(f"downloading {label} failed: {exc}") from exc
+            except TRANSIENT as exc:
+                if attempt == self.t.attempts:
+                    raise RegistryError(
+                        f"downloading {label} from {self.t.host} failed {attempt} times: "
+                        f"{net.reason(exc)}",
+                        hint="check that the registry is up and the network is stable",
+                    ) from exc
                 self.t.pause(attempt, None)
+            except OSError as exc:
+                raise RegistryError(
+                    f"cannot write {label} to {out}: {exc.strerror or exc}",
+                    hint="free space there, or pull elsewhere",
+                ) from exc
             finally:
-                chunks.stop()
-                resp.close()
-                chunks.join()
+                net.abort(resp)  # a no-op once released; else wakes the receiving thread
         raise AssertionError("unreachable")
+
+
+def _receiver(resp: requests.Response, size: int) -> Callable[[memoryview], int]:
+    """``readinto`` of the raw body, raising a transient error on anything but a clean end.
+
+    It reads from http.client's response under urllib3's, saving urllib3's
+    copy and allocation of every block; bytes are the body as sent (no
+    decoding), as a digest needs. An end before ``size`` bytes is a broken
+    transfer (worth retrying), unlike too many bytes (the verifier's refusal).
+    """
+    raw: Any = getattr(resp.raw, "_fp", None) or resp.raw
+    received = 0
+
+    def readinto(view: memoryview) -> int:
+        nonlocal received
+        try:
+            got = int(raw.readinto(view) or 0)
+        except (OSError, HTTPException, HTTPError) as exc:
+            raise requests.ConnectionError(f"the transfer broke off: {exc!r}") from exc
+        if got == 0 and received < size:
+            raise requests.exceptions.ChunkedEncodingError(
+                f"the connection closed after {received} of {size} bytes"
+            )
+        received += got
+        return got
+
+    return readinto

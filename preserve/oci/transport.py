@@ -8,36 +8,25 @@ only oras's ``WWW-Authenticate`` parser is reused (see :mod:`preserve.oci.auth`)
 
 Auth: anonymous first; on 401 the challenge decides between HTTP Basic and the
 Bearer token flow (realm/service/scope, tokens cached per scope and reused for
-the repository). Transient failures (connection errors, 5xx, 429 with
-``Retry-After``) are retried with exponential backoff, then end in
-:class:`TransientError`.
+the repository). Sessions, timeouts, TLS, proxies and the retry policy are
+:mod:`preserve.net`'s; what the retries leave over ends in :class:`TransientError`.
 """
 
 from __future__ import annotations
 
-import os
-import ssl
-import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from preserve import __version__
-from preserve.errors import AuthError, RegistryError
+from preserve import net
+from preserve.errors import AuthError, PreserveError, RegistryError
 from preserve.oci.auth import Challenge, Credentials, find_credentials, searched_places
 from preserve.settings import Settings
 
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-TRANSIENT = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
-MAX_DELAY = 30.0
+RETRY_STATUS = net.RETRY_STATUS
+TRANSIENT = net.TRANSIENT
 
 
 class Stream(Protocol):
@@ -55,26 +44,6 @@ class TransientError(RegistryError):
     """The registry kept failing in ways that usually pass (after all retries)."""
 
 
-class _BigBlocks(HTTPAdapter):
-    """Send request bodies in 1 MiB blocks (urllib3's 16 KiB costs CPU on big blobs)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["blocksize"] = 1 << 20
-        super().init_poolmanager(*args, **kwargs)
-
-
-def ca_bundle() -> str | bool:
-    """The system CA bundle (requests would use certifi's otherwise)."""
-    for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        if os.environ.get(var):
-            return os.environ[var]
-    cafile = ssl.get_default_verify_paths().cafile
-    if cafile and Path(cafile).is_file():
-        return cafile
-    system = Path("/etc/ssl/certs/ca-certificates.crt")
-    return str(system) if system.is_file() else True
-
-
 class Transport:
     def __init__(
         self,
@@ -88,19 +57,23 @@ class Transport:
         self.host = host
         self.base_url = base_url
         self.settings = settings
-        self.attempts = attempts
-        self.backoff = backoff
-        self.session = requests.Session()
-        self.session.verify = ca_bundle()
-        self.session.headers["User-Agent"] = f"preserve/{__version__}"
-        self.session.mount("http://", _BigBlocks())
-        self.session.mount("https://", _BigBlocks())
-        self.timeout = (15.0, 300.0)
+        self.http = net.Http(
+            settings.network,
+            error=TransientError,  # what the retries could not overcome
+            body_error=RegistryError,  # an oversized answer: not worth trying again
+            attempts=attempts,
+            backoff=backoff,
+        )
+        self.session = self.http.session
         self._creds: Credentials | None = None
         self._creds_loaded = False
         self._basic: str | None = None
         self._tokens: dict[str, str] = {}  # scope -> "Bearer ..."
         self._repo_auth: dict[str, str] = {}  # repository -> header last used
+
+    @property
+    def attempts(self) -> int:
+        return self.http.attempts
 
     def url(self, repo: str, tail: str) -> str:
         return f"{self.base_url}/v2/{repo}/{tail}"
@@ -126,24 +99,12 @@ class Transport:
     ) -> requests.Response:
         """Send with auth and retries; return a response whose status is in ok or allow."""
         tries = attempts or self.attempts
-        for attempt in range(1, tries + 1):
-            try:
-                resp = self._authed(method, url, repo, dict(headers or {}), body, stream)
-            except TRANSIENT as exc:
-                if attempt == tries:
-                    raise TransientError(
-                        f"{method} {url} failed after {tries} attempts: {_reason(exc)}",
-                        hint="check that the registry is up and the network is stable",
-                    ) from exc
-                self.pause(attempt, None)
-                continue
-            if resp.status_code in RETRY_STATUS and attempt < tries:
-                delay = _retry_after(resp)
-                resp.close()
-                self.pause(attempt, delay)
-                continue
-            return self._check(resp, method, url, repo, ok, allow, tries)
-        raise AssertionError("unreachable")
+        resp = self.http.retrying(
+            lambda: self._authed(method, url, repo, dict(headers or {}), body, stream),
+            label=f"{method} {url}",
+            attempts=tries,
+        )
+        return self._check(resp, method, url, repo, ok, allow, tries)
 
     def location(self, resp: requests.Response) -> str:
         loc = resp.headers.get("Location")
@@ -153,8 +114,7 @@ class Transport:
 
     def pause(self, attempt: int, delay: float | None) -> None:
         """Back off before attempt ``attempt + 1`` (or as the server asked)."""
-        wait = delay if delay is not None else self.backoff * 2 ** (attempt - 1)
-        time.sleep(min(max(wait, 0.0), MAX_DELAY))
+        self.http.pause(attempt, delay)
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], body: Body, stream: bool
@@ -165,9 +125,7 @@ class Transport:
             data = body
             if body is not None and not isinstance(body, bytes):
                 body.rewind()  # a second send (after a 401) starts from the beginning
-        return self.session.request(
-            method, url, headers=headers, data=data, stream=stream, timeout=self.timeout
-        )
+        return self.session.request(method, url, headers=headers, data=data, stream=stream)
 
     def _authed(
         self, method: str, url: str, repo: str, headers: dict[str, str], body: Body, stream: bool
@@ -210,25 +168,17 @@ class Transport:
         params += [("scope", s) for s in (challenge.scope or "").split() if s]
         auth = (creds.username, creds.password) if creds else None
         assert challenge.realm is not None
-        try:
-            resp = self.session.get(challenge.realm, params=params, auth=auth, timeout=self.timeout)
-        except TRANSIENT as exc:
-            raise RegistryError(
-                f"the token service {challenge.realm} of {self.host} is not reachable: "
-                f"{_reason(exc)}"
-            ) from exc
+        who = f"the token service {challenge.realm} of {self.host}"
+        resp = self.http.request("GET", challenge.realm, params=params, auth=auth, label=who)
         if resp.status_code in (401, 403):
             raise self._auth_error(f"the token service {challenge.realm}", resp.status_code)
         if resp.status_code != 200:
-            raise RegistryError(
-                f"the token service {challenge.realm} of {self.host} answered "
-                f"HTTP {resp.status_code}"
-            )
-        try:
-            data = resp.json()
-            return str(data.get("token") or data["access_token"])
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise RegistryError(f"the token service {challenge.realm} sent no token") from exc
+            raise RegistryError(f"{who} answered HTTP {resp.status_code}")
+        data = net.json_object(resp.content, f"the answer of {who}", RegistryError)
+        token = data.get("token") or data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"{who} sent no token")
+        return token
 
     def _auth_error(self, who: str, status: int) -> AuthError:
         creds = self.credentials()
@@ -271,24 +221,11 @@ class Transport:
         raise RegistryError(f"{method} {url} answered HTTP {status}{detail}")
 
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After", "")
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc.args[0]) if exc.args else type(exc).__name__
-    return f"{type(exc).__name__}: {text[:200]}"
-
-
 def _error_detail(resp: requests.Response) -> str:
-    """``: CODE message`` from a distribution error body, if any."""
+    """``: CODE message`` from a distribution error body, if any (read within a small bound)."""
     try:
-        errors = resp.json().get("errors") or []
-        first = errors[0]
-        return f": {first.get('code', '')} {first.get('message', '')}".rstrip()
-    except (ValueError, AttributeError, IndexError, TypeError):
+        body = net.read_body(resp, net.ERROR_BODY_MAX, "an error answer", RegistryError)
+        first = net.parse_json(body, "an error answer", RegistryError)["errors"][0]
+        return f": {first.get('code', '')} {first.get('message', '')}".rstrip()[:300]
+    except (PreserveError, requests.RequestException, LookupError, TypeError, AttributeError):
         return ""

@@ -64,20 +64,7 @@ class FlakyProxy:
                 self.end_headers()
 
             def forward(self, body: bytes) -> None:
-                conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-                conn.request(self.command, self.path, body=body or None, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for key, value in resp.getheaders():
-                    if key.lower() not in HOP and key.lower() != "content-length":
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
+                forward(self, proxy.upstream, body)
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
 
@@ -96,3 +83,22 @@ class FlakyProxy:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def forward(handler: BaseHTTPRequestHandler, upstream: str, body: bytes) -> None:
+    """Send the handler's request on to ``upstream`` and its answer back, unchanged."""
+    conn = http.client.HTTPConnection(upstream, timeout=60)
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP}
+    conn.request(handler.command, handler.path, body=body or None, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    handler.send_response(resp.status)
+    for key, value in resp.getheaders():
+        if key.lower() not in HOP and key.lower() != "content-length":
+            handler.send_header(key, value)
+    length = resp.getheader("Content-Length") if handler.command == "HEAD" else None
+    handler.send_header("Content-Length", length or str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+    conn.close()

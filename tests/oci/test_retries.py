@@ -20,7 +20,7 @@ pytestmark = pytest.mark.registry
 
 def fast_store(host: str, settings: Settings) -> RegistryStore:
     store = RegistryStore(host, settings)
-    store.transport.backoff = 0.05  # keep the test quick; the schedule is still exponential
+    store.transport.http.backoff = 0.05  # keep the test quick; the schedule is still exponential
     return store
 
 

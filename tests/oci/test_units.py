@@ -18,7 +18,6 @@ from preserve.oci.auth import Challenge, find_credentials, searched_places
 from preserve.oci.caches import BlobLocations, DigestCache
 from preserve.oci.digests import sha256_file
 from preserve.oci.referrers import add_referrer, empty_index, fallback_tag, select_crate
-from preserve.oci.registry import is_loopback
 from preserve.oci.stores import MANIFEST_MEDIA_TYPE, Descriptor
 from preserve.oci.unpack import safe_title
 from preserve.settings import Settings
@@ -150,15 +149,6 @@ def test_caches_survive_a_reload(tmp_path: Path) -> None:
     assert DigestCache(tmp_path / "c" / "digests.json").get(big) == "sha256:2"
     big.write_bytes(b"y" * 10)  # same size, new content: the ctime moves, the entry misses
     assert DigestCache(tmp_path / "c" / "digests.json").get(big) is None
-
-
-@pytest.mark.parametrize(
-    ("host", "loopback"),
-    [("127.0.0.1:5000", True), ("localhost:5000", True), ("[::1]:5000", True),
-     ("127.3.4.5", True), ("ghcr.io", False), ("10.0.0.1:5000", False)],
-)  # fmt: skip
-def test_loopback_hosts(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
 
 
 def test_the_published_crate_wins_then_the_newest_then_the_last_listed() -> None:

@@ -1,0 +1,39 @@
+"""Free-space checks before writing what a server claims to send."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from preserve.errors import PreserveError
+
+GiB = 1 << 30
+
+
+def check_free_space(
+    folder: Path,
+    size: int | None,
+    what: str,
+    *,
+    error: type[PreserveError],
+    keep_free: int = 0,
+    hint: str,
+) -> None:
+    """Refuse to write ``size`` bytes of ``what`` into ``folder`` unless they fit.
+
+    ``keep_free`` bytes must stay free afterwards. A size that cannot be true
+    (negative) is refused too: it comes from someone else's metadata.
+    """
+    if size is not None and size < 0:
+        raise error(f"{what} claims a negative size ({size} bytes)", hint="do not trust it")
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    needed = (size or 0) + keep_free
+    if free < needed:
+        amount = f"{size} bytes" if size is not None else "an unknown number of bytes"
+        margin = f", and {keep_free / GiB:.1f} GiB must stay free" if keep_free else ""
+        raise error(
+            f"not enough disk space in {folder} for {what}: it claims {amount}, "
+            f"{free / GiB:.1f} GiB are free{margin}",
+            hint=hint,
+        )
