@@ -2,7 +2,12 @@
 
 The wire format is checked against ``schemas/manifest.schema.json``; every error
 names the file, the key path and what was expected. Checks the schema cannot
-express (placeholders, files that must exist) follow.
+express (placeholders, files that must exist, credentials written into the
+manifest) follow.
+
+YAML is untrusted input (a crate's copy of the manifest comes from someone
+else): it is read with a size limit, a nesting limit and a limit on what its
+aliases expand to, so a few hundred bytes cannot take gigabytes.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ from jsonschema import ValidationError
 
 from preserve.errors import ManifestError
 from preserve.schemas import validator
+from preserve.secrets import command_secrets, is_secret, looks_like_token, uri_secrets
 
 FILENAME = "preserve.yaml"
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# A manifest is a page of text; 1 MiB is far beyond any real one.
+MAX_MANIFEST_BYTES = 1 << 20
+# Nodes after alias expansion, and nesting depth: generous for real documents,
+# small enough that a "billion laughs" is refused before anything walks it.
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -101,28 +113,131 @@ class Manifest:
 
 
 def load_manifest(directory: Path) -> Manifest:
-    """Read and check ``DIRECTORY/preserve.yaml``."""
+    """Read and check ``DIRECTORY/preserve.yaml`` for a capture."""
     path = directory / FILENAME
     if not path.is_file():
         raise ManifestError(
             f"no {FILENAME} in {directory}",
             hint=f"create {path} describing the analysis (see README, 'The analysis manifest')",
         )
-    manifest = parse_manifest(path.read_text(encoding="utf-8"), source=str(path))
+    manifest = read_manifest(path)
+    check_secrets(manifest, source=str(path))
     check_files(manifest, directory, source=str(path))
     return manifest
 
 
-def parse_manifest(text: str, *, source: str = FILENAME) -> Manifest:
+def read_manifest(path: Path) -> Manifest:
+    """Read and validate a manifest file (the analysis's, or a crate's copy), bounded."""
+    return parse_manifest(read_limited(path, MAX_MANIFEST_BYTES), source=str(path))
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, refused (not read) beyond ``limit`` bytes."""
     try:
-        data = yaml.safe_load(text)
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ManifestError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise ManifestError(
+            f"{path} is larger than {limit // 1024} KiB, far beyond any manifest",
+            hint="a manifest describes an analysis; data belongs in inputs",
+        )
+    return data
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting limit and a limit on alias expansion."""
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _YamlLimit(f"nested deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return self.construct_document(node)
+
+
+class _YamlLimit(Exception):
+    pass
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the nodes a document expands to (aliases repeat their anchor's subtree)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_YAML_NODES:
+                raise _YamlLimit(f"its aliases expand to more than {MAX_YAML_NODES} nodes")
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _YamlLimit("an alias refers to a node that contains it (a recursive structure)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def load_yaml(data: str | bytes, *, source: str) -> Any:
+    """Parse untrusted YAML with the limits above; every failure is a :class:`ManifestError`."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ManifestError(
+                f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                hint="save the file as UTF-8",
+            ) from None
+    try:
+        return yaml.load(data, Loader=_BoundedLoader)
+    except _YamlLimit as exc:
+        raise ManifestError(
+            f"{source}: refused: {exc}", hint="write the values out instead of nesting aliases"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise ManifestError(
-            f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+            f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}",
             hint="check indentation and quoting",
-        ) from exc
+        ) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # e.g. a timestamp such as 2024-02-30 that PyYAML turns into a date
+        raise ManifestError(
+            f"{source}: a value cannot be read: {exc}", hint="quote it to make it a string"
+        ) from None
+
+
+def parse_manifest(text: str | bytes, *, source: str = FILENAME) -> Manifest:
+    data = load_yaml(text, source=source)
     if not isinstance(data, dict):
         raise ManifestError(f"{source}: expected a mapping of keys (name, title, command, ...)")
     errors = sorted(validator("manifest").iter_errors(data), key=_error_depth)
@@ -247,6 +362,53 @@ def check_placeholders(manifest: Manifest, source: str) -> None:
                 f"{source}: at outputs.{index}: {out!r} must be a relative path inside {{outdir}}",
                 hint="remove leading '/' and '..' segments",
             )
+
+
+def check_secrets(manifest: Manifest, source: str) -> None:
+    """Refuse credentials written into the manifest, except in input URIs (redacted).
+
+    The manifest is copied into the crate and, with the analysis directory, into
+    the image; a credential written in it would be published. A command line
+    refers to an environment variable instead (``$TOKEN``), which preserve
+    passes to the run and withholds from the crate.
+    """
+    found = next(iter(command_secrets(manifest.command)), None)
+    if found is not None:
+        raise ManifestError(
+            f"{source}: at command.{found.index}: the command line contains a credential "
+            f"({found.what}); it would be published with the crate",
+            hint=f"use `${found.env_name}` in the command and `env: [{found.env_name}]`, "
+            f"then set {found.env_name} when you run capture: the run gets the value, "
+            "the crate records only that it was withheld",
+        )
+    for spec in manifest.env:
+        if spec.value is not None and is_secret(spec.name, spec.value):
+            raise ManifestError(
+                f"{source}: at env: {spec.name} is given a value that looks like a credential; "
+                "it would be published with the crate",
+                hint=f"write `env: [{spec.name}]` and set {spec.name} when you run capture",
+            )
+    for where, value in _strings(manifest.raw, ""):
+        if where.startswith("inputs.") and where.endswith(".uri"):
+            continue  # recorded with the credential replaced by ***
+        if where.startswith(("command", "env")):
+            continue
+        if looks_like_token(value) or uri_secrets(value):
+            raise ManifestError(
+                f"{source}: at {where}: the value contains a credential; "
+                "it would be published with the crate",
+                hint="remove it: credentials reach a run only through `env:`",
+            )
+
+
+def _strings(node: Any, where: str) -> list[tuple[str, str]]:
+    if isinstance(node, str):
+        return [(where, node)]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in _strings(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(node, list):
+        return [s for i, v in enumerate(node) for s in _strings(v, f"{where}.{i}")]
+    return []
 
 
 def check_files(manifest: Manifest, directory: Path, *, source: str) -> None:

@@ -1,50 +1,552 @@
-"""Credentials never enter a crate or a log, even when an analysis declares them.
+"""One redaction policy: credentials never enter a crate, a blob, a DOI record or a log.
 
-A value is withheld when its *name* looks like a credential (TOKEN, SECRET,
-PASSWORD, KEY, ...) or the *value* has a known token format (GitHub, GitLab,
-AWS, Slack, JWT, PEM private keys, dCache macaroons). The crate records that a
-value was withheld, never the value. Files are scrubbed of withheld values.
+What counts as a credential:
+
+- a *name* (environment variable, config key, query parameter, command-line
+  option) made of words such as TOKEN, SECRET, PASSWORD, KEY, CREDENTIAL,
+  SIGNATURE, AUTH, or any ``X-Amz-*`` / ``X-Goog-*`` query parameter;
+- a *value* of a known token shape (GitHub, GitLab, AWS access key IDs, Slack,
+  Google API keys, JWTs, PEM private keys, dCache macaroons, ...);
+- the user info of a URI (``https://user:password@host``).
+
+The same policy redacts URIs (:func:`redact_uri`), command lines
+(:func:`command_secrets`), free text such as progress lines, error messages
+and logs (:func:`redact_text`, :func:`scrub_file`), and config files
+(:func:`redact_config`). Known values (withheld environment values, values
+taken from URIs and configs) are replaced wherever they occur; token shapes are
+replaced even when nobody declared them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, BinaryIO
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 WITHHELD = "<withheld by preserve>"
+MASK = "***"
 
-_NAME = re.compile(
-    r"(TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|(^|_)KEY($|_)|APIKEY|API_KEY|PRIVATE|CREDENTIAL|"
-    r"AUTH|COOKIE|SESSION|MACAROON|BEARER)",
-    re.IGNORECASE,
+# Words of a name that make it a credential's name (after splitting on _, -, ., camelCase).
+_SECRET_WORDS = frozenset(
+    [
+        "TOKEN",
+        "TOKENS",
+        "SECRET",
+        "SECRETS",
+        "PASSWORD",
+        "PASSWD",
+        "PWD",
+        "PASS",
+        "PASSPHRASE",
+        "KEY",
+        "APIKEY",
+        "PRIVATE",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "CREDS",
+        "AUTH",
+        "AUTHZ",
+        "AUTHORIZATION",
+        "COOKIE",
+        "SESSION",
+        "MACAROON",
+        "BEARER",
+        "SIG",
+        "SIGNATURE",
+        "JWT",
+        "OTP",
+    ]
 )
-_VALUE = re.compile(
-    r"(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20,}|"
-    r"AKIA[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9-]{10,}|"
-    r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+|"
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|MDAx[A-Za-z0-9+/=_-]{40,})"
+# Substrings that make a name secret even when glued to other words (GITHUBTOKEN).
+_SECRET_PARTS = re.compile(r"TOKEN|SECRET|PASSW|APIKEY|ACCESSKEY|PRIVATEKEY|CREDENTIAL", re.I)
+# A word that turns a secret-looking option into one that names where a secret is.
+_REFERENCE_WORDS = frozenset(
+    ["FILE", "PATH", "DIR", "NAME", "ENV", "URL", "URI", "ID", "TYPE", "LENGTH", "SIZE"]
 )
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# Query parameters that are credentials whatever their words (pre-signed cloud URLs).
+_SECRET_PARAM_PREFIX = re.compile(r"^x-(amz|goog|ms)-", re.I)
+
+# Known token shapes, each bounded so that a scan never holds more than a few KiB.
+TOKEN_SHAPES = re.compile(
+    r"(?:gh[pousr]_[A-Za-z0-9]{30,255}"
+    r"|github_pat_[A-Za-z0-9_]{40,255}"
+    r"|gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft|imt|agent)-[A-Za-z0-9_-]{20,255}"
+    r"|(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,255}"
+    r"|AIza[0-9A-Za-z_-]{35}"
+    r"|hf_[A-Za-z0-9]{30,255}"
+    r"|pypi-[A-Za-z0-9_-]{50,4096}"
+    r"|npm_[A-Za-z0-9]{36}"
+    r"|sk_live_[A-Za-z0-9]{20,255}"
+    r"|eyJ[A-Za-z0-9_-]{10,4096}\.eyJ[A-Za-z0-9_-]{10,8192}\.[A-Za-z0-9_-]{0,4096}"
+    r"|-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"
+    r"(?:[^-]{0,16384}-----END [A-Z ]{0,40}PRIVATE KEY-----)?"
+    r"|MDAx[A-Za-z0-9+/=_-]{40,8192})"
+)
+# A URI in free text: scheme://... up to white space or a quote.
+_URI_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s\"'<>`]+")
+# `--password=VALUE`, `--token VALUE`, `-p VALUE` in free text (a log, a shell string).
+_OPTION_IN_TEXT = re.compile(
+    r"(?P<opt>(?<![\w-])--?[A-Za-z][A-Za-z0-9_.-]{0,60})(?P<sep>=|[ \t]+)"
+    r"(?P<value>[^\s\"'=]{1,4096})"
+)
+# An HTTP credential written out: "Authorization: Bearer X", "Basic X", "token X".
+_AUTH_IN_TEXT = re.compile(
+    r"(?P<opt>(?i:\b(?:bearer|basic|token|digest|negotiate)))(?P<sep>[ \t]+)"
+    r"(?P<value>[A-Za-z0-9._~+/=-]{8,4096})"
+)
+# `NAME=VALUE` / `NAME: VALUE` in free text.
+_PAIR_IN_TEXT = re.compile(
+    r"(?P<opt>(?<![\w-])[A-Za-z_][A-Za-z0-9_]{0,60})(?P<sep>[\"']?[ \t]*[=:][ \t]*[\"']?)"
+    r"(?P<value>[^\s\"',;&}]{1,4096})"
+)
+_ENV_REF = re.compile(r"^(\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\{[^{}]*\})$")
+
+
+def _words(name: str) -> list[str]:
+    return [w.upper() for w in _WORD.findall(name)]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, key or parameter called ``name`` holds a credential."""
+    words = _words(name)
+    return bool(_SECRET_WORDS.intersection(words) or _SECRET_PARTS.search(name))
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a URI query (or fragment) parameter called ``name`` carries a credential."""
+    return bool(_SECRET_PARAM_PREFIX.match(name)) or is_secret_name(name)
+
+
+def looks_like_token(value: str) -> bool:
+    return bool(TOKEN_SHAPES.search(value))
 
 
 def is_secret(name: str, value: str | None) -> bool:
     """Whether a named value must be withheld."""
-    if _NAME.search(name):
+    if is_secret_name(name):
         return True
-    return bool(value) and bool(_VALUE.search(value or ""))
+    return bool(value) and looks_like_token(value or "")
+
+
+# -- URIs --------------------------------------------------------------------
+
+
+def _redact_params(text: str, found: list[str]) -> str:
+    if not text or "=" not in text:
+        return text
+    out = []
+    for pair in text.split("&"):
+        key, sep, value = pair.partition("=")
+        name = _unquote(key)
+        if sep and value and (is_secret_param(name) or looks_like_token(_unquote(value))):
+            if is_secret_name(name) or looks_like_token(_unquote(value)):
+                # X-Amz-Date & co. are masked with the rest of a pre-signed URL, but
+                # "20240101" is no secret to hunt for in logs.
+                found += [_unquote(value), value]
+            out.append(f"{key}={MASK}")
+        else:
+            out.append(pair)
+    return "&".join(out)
+
+
+def _unquote(text: str) -> str:
+    return unquote_plus(text)
+
+
+def uri_secrets(uri: str) -> list[str]:
+    """Credential values a URI carries: user info, and credential query/fragment values."""
+    return _redact(uri)[1]
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with user info and credential-bearing query values replaced by ``***``.
+
+    Every other byte is kept as written, so a URI without credentials is returned
+    unchanged (and still names the same resource).
+    """
+    return _redact(uri)[0]
+
+
+def _redact(uri: str) -> tuple[str, list[str]]:
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an invalid IPv6 host: say nothing of it but its scheme
+        scheme = uri.split(":", 1)[0] if ":" in uri else ""
+        return (f"{scheme}:{MASK}" if scheme else MASK), [uri]
+    found: list[str] = []
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        found += [v for v in (_unquote(password), password) if v]
+        if looks_like_token(_unquote(user)) or (not password and len(user) >= 20):
+            # A bare user part is often the token itself (https://TOKEN@host).
+            found += [v for v in (_unquote(user), user) if v]
+        netloc = f"{MASK}@{host}"
+    query = _redact_params(parts.query, found)
+    fragment = _redact_params(parts.fragment, found)
+    path = parts.path
+    if looks_like_token(path):
+        found += TOKEN_SHAPES.findall(path)
+        path = TOKEN_SHAPES.sub(MASK, path)
+    if not found:
+        return uri, []
+    return urlunsplit((parts.scheme, netloc, path, query, fragment)), _unique(found)
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def strip_userinfo(url: str) -> str:
+    """``https://user:token@host/x`` -> ``https://host/x``, other credentials masked."""
+    redacted = redact_uri(url)
+    return redacted.replace(f"://{MASK}@", "://", 1)
+
+
+# -- command lines -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandSecret:
+    """A credential found in a command line: where, what it is, and a name to move it to."""
+
+    index: int  # argument index
+    what: str  # e.g. "the value of --token", "a GitHub token"
+    value: str
+    env_name: str  # suggested environment variable
+
+
+_SHAPE_NAMES = (
+    ("gh", "a GitHub token", "GITHUB_TOKEN"),
+    ("github_pat_", "a GitHub token", "GITHUB_TOKEN"),
+    ("gl", "a GitLab token", "GITLAB_TOKEN"),
+    ("A", "an AWS access key ID", "AWS_ACCESS_KEY_ID"),
+    ("xox", "a Slack token", "SLACK_TOKEN"),
+    ("eyJ", "a JSON Web Token", "TOKEN"),
+    ("-----BEGIN", "a private key", "PRIVATE_KEY"),
+    ("MDAx", "a macaroon", "MACAROON"),
+)
+
+
+def _shape_name(token: str) -> tuple[str, str]:
+    for prefix, what, env in _SHAPE_NAMES:
+        if token.startswith(prefix):
+            return what, env
+    return "a token", "TOKEN"
+
+
+def _option_env_name(option: str) -> str:
+    words = _words(option)
+    return "_".join(words) or "TOKEN"
+
+
+def _is_secret_option(option: str) -> bool:
+    """``--token``, ``--api-key``, ``--password``; not ``--sort-key`` or ``--token-file``."""
+    name = option.lstrip("-")
+    words = _words(name)
+    if not name or _REFERENCE_WORDS.intersection(words[-1:]):
+        return False
+    if _SECRET_PARTS.search(name) or (_SECRET_WORDS - {"KEY"}).intersection(words):
+        return True
+    return any(w == "KEY" and i and words[i - 1] in _KEY_KINDS for i, w in enumerate(words))
+
+
+# What kind of KEY is a credential on a command line (a "--sort-key" is not).
+_KEY_KINDS = frozenset("API ACCESS SECRET PRIVATE AUTH MASTER SIGNING ENCRYPTION CLIENT".split())
+
+
+def _is_reference(value: str) -> bool:
+    """An environment reference, a placeholder or a path: not the credential itself."""
+    return bool(_ENV_REF.match(value)) or value.startswith(("/", "./", "../", "~/"))
+
+
+def command_secrets(args: Iterable[str]) -> list[CommandSecret]:
+    """Credentials written into a command line (an exec-form argument list).
+
+    Finds token shapes anywhere, values of password/token-like options
+    (``--token=V``, ``--token V``, ``TOKEN=V``) and credentials in URIs. Values
+    that reference an environment variable (``$TOKEN``, ``${TOKEN}``) or a
+    placeholder (``{config}``) are fine: they are not the credential.
+    """
+    out: list[CommandSecret] = []
+    argv = list(args)
+    for index, arg in enumerate(argv):
+        words = _split(arg)
+        for pos, word in enumerate(words):
+            out += _word_secrets(index, word)
+            nxt = words[pos + 1] if pos + 1 < len(words) else None
+            if nxt is None and len(words) == 1 and index + 1 < len(argv):
+                nxt = argv[index + 1]
+            if (
+                word.startswith("-")
+                and "=" not in word
+                and _is_secret_option(word)
+                and nxt is not None
+                and not nxt.startswith("-")
+                and not _is_reference(nxt)
+            ):
+                out.append(
+                    CommandSecret(index, f"the value of {word}", nxt, _option_env_name(word))
+                )
+    return _dedupe(out)
+
+
+def _split(arg: str) -> list[str]:
+    """An argument's words: a shell string (``sh -c '...'``) is split like the shell would."""
+    if not any(c.isspace() for c in arg):
+        return [arg]
+    import shlex
+
+    try:
+        return shlex.split(arg)
+    except ValueError:
+        return arg.split()
+
+
+def _word_secrets(index: int, word: str) -> list[CommandSecret]:
+    out: list[CommandSecret] = []
+    for token in TOKEN_SHAPES.findall(word):
+        what, env = _shape_name(token)
+        out.append(CommandSecret(index, what, token, env))
+    for uri in _URI_IN_TEXT.findall(word):
+        for value in uri_secrets(uri):
+            out.append(
+                CommandSecret(index, f"a credential in the URI {redact_uri(uri)}", value, "TOKEN")
+            )
+    for m in _AUTH_IN_TEXT.finditer(word):
+        if not _is_reference(m.group("value")):
+            out.append(CommandSecret(index, "an HTTP credential", m.group("value"), "TOKEN"))
+    name, sep, value = word.partition("=")
+    if sep and value and not _is_reference(value) and "://" not in name:
+        is_option = name.startswith("-") and _is_secret_option(name)
+        is_pair = (
+            not name.startswith("-")
+            and re.fullmatch(r"[A-Za-z_]\w*", name)
+            and is_secret_name(name)
+        )
+        if is_option or is_pair:
+            env = _option_env_name(name)
+            out.append(CommandSecret(index, f"the value of {name}", value, env))
+    return out
+
+
+def _dedupe(found: list[CommandSecret]) -> list[CommandSecret]:
+    seen: set[tuple[int, str]] = set()
+    out = []
+    for f in found:
+        if (f.index, f.value) not in seen:
+            seen.add((f.index, f.value))
+            out.append(f)
+    return out
+
+
+# -- free text: progress lines, messages, logs --------------------------------
+
+
+def redact_text(text: str, known: Iterable[str] = ()) -> str:
+    """``text`` with known secret values, token shapes, URI credentials and the values
+    of password/token-like options replaced."""
+    return Scrubber(known).text(text)
+
+
+def redact_data(data: Any, known: Iterable[str] = ()) -> Any:
+    """Every string in a JSON-like structure (keys kept) passed through :func:`redact_text`."""
+    scrubber = Scrubber(known)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return scrubber.text(node)
+        if isinstance(node, Mapping):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(data)
+
+
+def secret_env_values(env: Mapping[str, str], withheld_names: Iterable[str] = ()) -> list[str]:
+    """The values of ``env`` that must be scrubbed from logs: withheld or credential-like."""
+    names = set(withheld_names)
+    return [v for k, v in env.items() if v and (k in names or is_secret(k, v))]
+
+
+# Known values shorter than this are not scrubbed blindly from free text:
+# "pw" would mangle every "pwd" in a log. Their URIs and options are still redacted.
+MIN_KNOWN = 4
+CHUNK = 1 << 20
+# A match can extend this far; a scan keeps this much back from each chunk's end.
+_OVERLAP = 20 << 10
+
+
+class Scrubber:
+    """Replaces known values and credential shapes in text and bytes, streaming files."""
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        values = sorted(
+            {v for v in known if len(v) >= MIN_KNOWN and len(v) < _OVERLAP},
+            key=len,
+            reverse=True,
+        )
+        self.known = values
+        pattern = "|".join(re.escape(v) for v in values)
+        self._known_text = re.compile(pattern) if values else None
+        self._known_bytes = (
+            re.compile(b"|".join(re.escape(v.encode()) for v in values)) if values else None
+        )
+
+    # Text -----------------------------------------------------------------------
+
+    def text(self, text: str) -> str:
+        if self._known_text is not None:
+            text = self._known_text.sub(WITHHELD, text)
+        text = TOKEN_SHAPES.sub(MASK, text)
+        text = _URI_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), text)
+        text = _OPTION_IN_TEXT.sub(_mask_option, text)
+        text = _AUTH_IN_TEXT.sub(_mask_auth, text)
+        return _PAIR_IN_TEXT.sub(_mask_pair, text)
+
+    # Bytes --------------------------------------------------------------------
+
+    def data(self, data: bytes) -> tuple[bytes, int]:
+        """Known values replaced by :data:`WITHHELD`, token shapes by ``***``."""
+        out, count, _ = self._chunk(data, final=True)
+        return out, count
+
+    def _chunk(self, data: bytes, *, final: bool) -> tuple[bytes, int, int]:
+        """(scrubbed bytes up to a safe point, replacements, bytes consumed)."""
+        safe = len(data) if final else max(0, len(data) - _OVERLAP)
+        pieces: list[bytes] = []
+        pos, count = 0, 0
+        for start, end, repl in self._matches(data):
+            if start >= safe:
+                break
+            if end <= pos:
+                continue  # inside a match already replaced
+            if end > safe and not final:
+                safe = max(start, pos)  # it may extend into the next chunk: decide then
+                break
+            pieces += [data[pos : max(start, pos)], repl]
+            pos, count = end, count + 1
+        pieces.append(data[pos:safe])
+        return b"".join(pieces), count, max(safe, pos)
+
+    def _matches(self, data: bytes) -> list[tuple[int, int, bytes]]:
+        found: list[tuple[int, int, bytes]] = []
+        if self._known_bytes is not None:
+            found += [
+                (m.start(), m.end(), WITHHELD.encode()) for m in self._known_bytes.finditer(data)
+            ]
+        found += [(m.start(), m.end(), MASK.encode()) for m in _TOKEN_BYTES.finditer(data)]
+        found.sort(key=lambda t: (t[0], -t[1]))
+        return found
+
+    def stream(self, src: BinaryIO, dst: BinaryIO) -> int:
+        """Copy ``src`` to ``dst`` scrubbed, in bounded memory; the number of replacements."""
+        pending, count = b"", 0
+        while True:
+            chunk = src.read(CHUNK)
+            buf = pending + chunk
+            out, n, used = self._chunk(buf, final=not chunk)
+            dst.write(out)
+            count += n
+            pending = buf[used:]
+            if not chunk:
+                return count
+
+    def file(self, path: Path) -> int:
+        """Scrub ``path`` in place (atomically, keeping its mode); the number of replacements."""
+        with path.open("rb") as src:
+            if not self.count(src):
+                return 0
+            src.seek(0)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            try:
+                with os.fdopen(fd, "wb") as dst:
+                    count = self.stream(src, dst)
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return count
+
+    def count(self, src: BinaryIO) -> int:
+        """How many replacements scrubbing ``src`` would make (reads it once)."""
+
+        class _Null:
+            def write(self, data: bytes) -> int:
+                return len(data)
+
+        return self.stream(src, _Null())  # type: ignore[arg-type]
+
+
+_TOKEN_BYTES = re.compile(TOKEN_SHAPES.pattern.encode())
+
+
+def _mask_option(m: re.Match[str]) -> str:
+    opt, value = m.group("opt"), m.group("value")
+    if not _is_secret_option(opt) or _is_reference(value) or value in (MASK, WITHHELD):
+        return m.group(0)
+    return f"{opt}{m.group('sep')}{MASK}"
+
+
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate"})
+
+
+def _mask_auth(m: re.Match[str]) -> str:
+    if _is_reference(m.group("value")):
+        return m.group(0)
+    return f"{m.group('opt')}{m.group('sep')}{MASK}"
+
+
+def _mask_pair(m: re.Match[str]) -> str:
+    name, value = m.group("opt"), m.group("value")
+    words = _words(name)
+    if (
+        not is_secret_name(name)
+        or _REFERENCE_WORDS.intersection(words[-1:])
+        or _is_reference(value)
+        or value.startswith(("<", MASK))
+        or value.lower() in _AUTH_SCHEMES
+    ):
+        return m.group(0)
+    return f"{name}{m.group('sep')}{MASK}"
+
+
+def scrub(data: bytes, secrets: Iterable[str]) -> tuple[bytes, int]:
+    """Replace every occurrence of each secret value and token shape; (data, replacements)."""
+    return Scrubber(secrets).data(data)
+
+
+def scrub_file(path: Path, secrets: Iterable[str]) -> int:
+    """Scrub a file in place in bounded memory; the number of replacements."""
+    return Scrubber(secrets).file(path)
+
+
+# -- config files -------------------------------------------------------------
 
 
 def redact_config(path: Path) -> tuple[bytes, list[str], list[str]]:
     """The config file's bytes with credential-looking values withheld.
 
-    Returns (content, withheld key paths, withheld values). JSON, YAML and TOML
-    are parsed and rewritten only when something is withheld; other formats are
-    scanned line by line for KEY=VALUE / KEY: VALUE pairs.
+    Returns (content, withheld key paths, withheld values). JSON and YAML are
+    parsed (YAML with the manifest's alias and size limits) and rewritten only
+    when something is withheld; other formats are scanned line by line for
+    KEY=VALUE / KEY: VALUE pairs.
     """
+    from preserve.errors import ManifestError
+    from preserve.manifest import load_yaml
+
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace")
     suffix = path.suffix.lower()
@@ -53,8 +555,8 @@ def redact_config(path: Path) -> tuple[bytes, list[str], list[str]]:
         if suffix == ".json":
             data = json.loads(text)
         elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
+            data = load_yaml(raw, source=str(path))
+    except (ValueError, RecursionError, ManifestError):
         data = None
     if isinstance(data, dict | list):
         keys: list[str] = []
@@ -64,6 +566,8 @@ def redact_config(path: Path) -> tuple[bytes, list[str], list[str]]:
             return raw, [], []
         if suffix == ".json":
             return (json.dumps(cleaned, indent=2) + "\n").encode(), keys, values
+        import yaml
+
         return yaml.safe_dump(cleaned, sort_keys=False).encode(), keys, values
     return _redact_lines(text)
 
@@ -86,9 +590,10 @@ def _walk(node: Any, where: str, keys: list[str], values: list[str]) -> Any:
         return out
     if isinstance(node, list):
         return [_walk(v, f"{where}[{i}]", keys, values) for i, v in enumerate(node)]
-    if isinstance(node, str) and _VALUE.search(node):
+    if isinstance(node, str) and (looks_like_token(node) or uri_secrets(node)):
         keys.append(where)
         values.append(node)
+        values.extend(uri_secrets(node))
         return WITHHELD
     return node
 
@@ -111,13 +616,23 @@ def _redact_lines(text: str) -> tuple[bytes, list[str], list[str]]:
     return "".join(lines).encode(), keys, values
 
 
-def scrub(data: bytes, secrets: Iterable[str]) -> tuple[bytes, int]:
-    """Replace every occurrence of each secret value; returns (data, replacements)."""
-    count = 0
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        needle = secret.encode()
-        n = data.count(needle)
-        if n:
-            data = data.replace(needle, WITHHELD.encode())
-            count += n
-    return data, count
+__all__ = [
+    "MASK",
+    "WITHHELD",
+    "CommandSecret",
+    "Scrubber",
+    "command_secrets",
+    "is_secret",
+    "is_secret_name",
+    "is_secret_param",
+    "looks_like_token",
+    "redact_config",
+    "redact_data",
+    "redact_text",
+    "redact_uri",
+    "scrub",
+    "scrub_file",
+    "secret_env_values",
+    "strip_userinfo",
+    "uri_secrets",
+]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from preserve.capture.inputs import uri_secrets
-from preserve.secrets import WITHHELD, is_secret, redact_config, scrub
+
+from preserve.secrets import WITHHELD, is_secret, redact_config, scrub, uri_secrets
 
 
 @pytest.mark.parametrize(

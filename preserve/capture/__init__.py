@@ -21,9 +21,16 @@ from preserve.builders.base import BuiltImage, open_builder
 from preserve.capture.analysis import copy_analysis, write_extra
 from preserve.capture.describe import first_affiliation, image_record, metadata_warnings
 from preserve.capture.execute import run_analysis
-from preserve.capture.inputs import stage_inputs, uri_secrets
+from preserve.capture.inputs import stage_inputs
 from preserve.capture.outputs import collect_outputs, log_records
-from preserve.capture.withheld import Withheld, config_record, env_records, scrub_analysis
+from preserve.capture.withheld import (
+    Withheld,
+    config_record,
+    env_records,
+    redact_manifest_copy,
+    scrub_files,
+    uri_values,
+)
 from preserve.crate.io import dumps, write_metadata
 from preserve.crate.jsonld import iso
 from preserve.crate.model import COMPLETED, FAILED, OUTPUTS_DIR, CrateRecord
@@ -122,7 +129,7 @@ def _capture_into(
     secrets = Withheld()
     warnings = metadata_warnings(manifest, source)
     inputs = stage_inputs(manifest, directory, settings, progress)
-    secrets.values += [v for i in manifest.inputs if i.uri for v in uri_secrets(i.uri)]
+    uri_values(manifest, secrets)
     runner = open_runner(settings)  # configuration errors before the build
     image = open_builder(settings, manifest.builder).build(directory, manifest, progress=progress)
     runnable = runner.provide_image(engine_source(image.image_id), progress=progress).name
@@ -167,8 +174,9 @@ def _capture_into(
             source.diff.encode(),
             "Uncommitted changes of the analysis at capture time.",
         )
-    if secrets.values:
-        analysis_files = scrub_analysis(staging, analysis_files, secrets)
+    redact_manifest_copy(staging, manifest)
+    analysis_files = scrub_files(staging, analysis_files, secrets)
+    extra_files = scrub_files(staging, extra_files, secrets)
 
     record = CrateRecord(
         manifest=manifest,

@@ -14,6 +14,7 @@ from preserve.crate.model import (
 from preserve.manifest import InputSpec, Manifest
 from preserve.mediatypes import guess
 from preserve.progress import Progress
+from preserve.secrets import redact_uri
 from preserve.settings import Settings
 
 
@@ -26,20 +27,6 @@ class StagedInput:
     host_path: Path
 
 
-def uri_secrets(uri: str) -> list[str]:
-    """Credential values carried in a URI (user info, authz/token query values)."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    from preserve.data.base import redact
-
-    parts = urlsplit(uri)
-    found = [parts.password] if parts.password else []
-    if redact(uri) != uri:
-        redacted = dict(parse_qsl(urlsplit(redact(uri)).query, keep_blank_values=True))
-        found += [v for k, v in parse_qsl(parts.query) if redacted.get(k) == "***" and v]
-    return found
-
-
 def input_mount(name: str, source_name: str, is_dir: bool) -> str:
     return f"{MOUNT_ROOT}/inputs/{name}" + ("" if is_dir else f"/{source_name}")
 
@@ -47,18 +34,17 @@ def input_mount(name: str, source_name: str, is_dir: bool) -> str:
 def stage_inputs(
     manifest: Manifest, directory: Path, settings: Settings, progress: Progress
 ) -> list[StagedInput]:
-    from preserve.data.base import redact
     from preserve.data.stage import stage
 
     staged = []
     for spec in manifest.inputs:
         if spec.uri is None:
             continue
-        progress.step(f"staging input '{spec.name}' from {spec.uri}")
+        progress.step(f"staging input '{spec.name}' from {redact_uri(spec.uri)}")
         data = stage(spec.name, spec.uri, settings, expected_sha256=spec.sha256, progress=progress)
         basename = PurePosixPath(spec.uri.split("?", 1)[0]).name or spec.name
         # A credential in the URI (user info, ?authz=<macaroon>, ...) never enters the crate.
-        recorded_uri = redact(spec.uri)
+        recorded_uri = redact_uri(spec.uri)
         record = InputRecord(
             name=spec.name,
             id=recorded_uri,

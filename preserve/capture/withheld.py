@@ -1,9 +1,13 @@
-"""Credentials withheld from the crate: config values, environment values, logs."""
+"""Credentials withheld from the crate: config values, environment values, URIs, files.
+
+Every value withheld here is also scrubbed from every file the crate carries
+(except the outputs, which fail the capture instead, and local input data).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from preserve.crate.model import (
@@ -14,14 +18,24 @@ from preserve.crate.model import (
     FileRecord,
 )
 from preserve.hashing import hash_files
-from preserve.manifest import Manifest
+from preserve.manifest import FILENAME, Manifest
 from preserve.mediatypes import guess
-from preserve.secrets import is_secret, redact_config, scrub
+from preserve.secrets import Scrubber, is_secret, redact_config, redact_uri, uri_secrets
+
+MANIFEST_COPY = f"{ANALYSIS_DIR}/{FILENAME}"
 
 
 @dataclass
 class Withheld:
     values: list[str] = field(default_factory=list)
+
+    def scrubber(self) -> Scrubber:
+        return Scrubber(self.values)
+
+
+def uri_values(manifest: Manifest, secrets: Withheld) -> None:
+    """Credentials carried by input URIs (user info, ``?authz=``, ``X-Amz-*``...)."""
+    secrets.values += [v for i in manifest.inputs if i.uri for v in uri_secrets(i.uri)]
 
 
 def config_record(
@@ -68,21 +82,30 @@ def env_records(
     return out
 
 
-def scrub_analysis(staging: Path, files: list[FileRecord], secrets: Withheld) -> list[FileRecord]:
+def redact_manifest_copy(staging: Path, manifest: Manifest) -> None:
+    """The crate's copy of ``preserve.yaml`` names each input URI as the crate records it.
+
+    Replacing the whole URI also covers credentials too short to scrub blindly
+    (``https://ada:pw@host``).
+    """
+    path = staging / MANIFEST_COPY
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    for spec in manifest.inputs:
+        if spec.uri and redact_uri(spec.uri) != spec.uri:
+            text = text.replace(spec.uri, redact_uri(spec.uri))
+    path.write_text(text, encoding="utf-8")
+
+
+def scrub_files(staging: Path, files: list[FileRecord], secrets: Withheld) -> list[FileRecord]:
+    """Withheld values and token shapes out of crate files; changed files re-hashed."""
+    scrubber = secrets.scrubber()
     out = []
     for f in files:
         path = staging / f.id
-        data, n = scrub(path.read_bytes(), secrets.values)
-        if n:
-            path.write_bytes(data)
+        if path.is_file() and (scrubber.file(path) or f.id == MANIFEST_COPY):
             d = hash_files([path])[path]
-            f = FileRecord(
-                id=f.id,
-                size=d.size,
-                sha256=d.sha256,
-                encoding_format=f.encoding_format,
-                name=f.name,
-                description=f.description,
-            )
+            f = replace(f, size=d.size, sha256=d.sha256)
         out.append(f)
     return out

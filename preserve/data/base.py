@@ -9,15 +9,15 @@ caching are not the resolver's business: see :mod:`preserve.data.stage`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from preserve import plugins
 from preserve.errors import DataError, PluginNotFound
 from preserve.progress import Progress
+from preserve.secrets import redact_uri
 from preserve.settings import Settings
 
 
@@ -79,21 +79,6 @@ def resolver_for(uri: str, settings: Settings | None = None) -> DataResolver:
     return resolver
 
 
-# Query parameters that carry credentials (dCache macaroons in ``authz``,
-# OAuth tokens, pre-signed S3 URLs): never shown in a message.
-_SECRET_PARAMS = re.compile(r"^(authz|access_token|token|macaroon|x-amz-signature|sig)$", re.I)
-
-
-def redact(uri: str) -> str:
-    """``uri`` with user info and credential-bearing query values replaced by ``***``."""
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if _SECRET_PARAMS.match(k) else v) for k, v in pairs], safe="*/:"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+# User info and credential-bearing query values (dCache macaroons in ``authz``,
+# OAuth tokens, pre-signed S3 URLs) are never shown: one policy, in preserve.secrets.
+redact = redact_uri

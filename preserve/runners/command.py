@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +19,25 @@ def substitute(template: tuple[str, ...] | list[str], mounts: Mapping[str, str])
             arg = arg.replace("{" + key + "}", value)
         out.append(arg)
     return tuple(out)
+
+
+_ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand_env(command: tuple[str, ...], env: Mapping[str, str]) -> tuple[str, ...]:
+    """``$NAME`` / ``${NAME}`` of the run's declared variables filled in, as a shell would.
+
+    Exec-form commands get no shell, so a credential kept out of the command line
+    (``--token $TOKEN`` with ``env: [TOKEN]``) is filled in here, only in the
+    arguments handed to the container; the recorded command keeps ``$TOKEN``.
+    Other ``$`` text is left alone.
+    """
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        return env[name] if name in env else m.group(0)
+
+    return tuple(_ENV_REF.sub(fill, arg) for arg in command)
 
 
 def run_error(result: RunResult, spec: RunSpec, stderr: Path) -> str | None:

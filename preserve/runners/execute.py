@@ -17,9 +17,9 @@ from pathlib import Path
 from preserve.crate.model import LOGS_DIR, OUTDIR_MOUNT, OUTPUTS_DIR, RunRecord
 from preserve.progress import Progress
 from preserve.runners.base import Mount, Runner, RunSpec
-from preserve.runners.command import run_error, stderr_tail, substitute
+from preserve.runners.command import expand_env, run_error, stderr_tail, substitute
 from preserve.runners.outdir import run_outdir
-from preserve.secrets import scrub
+from preserve.secrets import Scrubber
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,10 @@ def execute(
     if recipe.config:
         mounts.append(Mount(*recipe.config))
         values["config"] = recipe.config[1]
+    command = substitute(recipe.command, values)  # as recorded: $NAME not filled in
     with run_outdir(outdir) as run_dir:
-        spec = _spec(recipe, values, (*mounts, Mount(run_dir, OUTDIR_MOUNT, read_only=False)))
-        progress.step(f"running {' '.join(spec.command)}")
+        spec = _spec(recipe, command, (*mounts, Mount(run_dir, OUTDIR_MOUNT, read_only=False)))
+        progress.step(f"running {' '.join(command)}")
         result = runner.run(
             spec, stdout=logs / "stdout.txt", stderr=logs / "stderr.txt", progress=progress
         )
@@ -74,7 +75,7 @@ def execute(
         error += f"; last lines of stderr:\n{tail}" if tail else ""
     return RunRecord(
         id=f"#{id_prefix}-{uuid.uuid4()}",
-        command=spec.command,
+        command=command,
         command_template=recipe.command,
         start=result.start,
         end=result.end,
@@ -94,10 +95,10 @@ def execute(
     )
 
 
-def _spec(recipe: Recipe, values: Mapping[str, str], mounts: Sequence[Mount]) -> RunSpec:
+def _spec(recipe: Recipe, command: tuple[str, ...], mounts: Sequence[Mount]) -> RunSpec:
     return RunSpec(
         image=recipe.image,
-        command=substitute(recipe.command, values),
+        command=expand_env(command, recipe.env),
         mounts=tuple(mounts),
         env=dict(recipe.env),
         network=recipe.network,
@@ -109,9 +110,8 @@ def _spec(recipe: Recipe, values: Mapping[str, str], mounts: Sequence[Mount]) ->
 
 
 def _scrub(logs: Path, withheld: Sequence[str]) -> None:
-    if not withheld:
-        return
+    """Withheld values and token shapes out of the logs, streaming (logs can be large)."""
+    scrubber = Scrubber(withheld)
     for path in (logs / "stdout.txt", logs / "stderr.txt"):
-        data, replaced = scrub(path.read_bytes(), withheld)
-        if replaced:
-            path.write_bytes(data)
+        if path.is_file():
+            scrubber.file(path)
