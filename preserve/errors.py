@@ -8,6 +8,8 @@ keeps its traceback.
 
 from __future__ import annotations
 
+from preserve.secrets import redact_text
+
 # Documented exit codes of the command-line interface.
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -21,9 +23,11 @@ class PreserveError(Exception):
     exit_code: int = EXIT_ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Messages quote URIs, commands and server answers: never a credential in them.
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = redact_text(hint) if hint else hint
 
     def diagnostics(self) -> str:
         """The message and, on its own line, the hint."""

@@ -261,7 +261,9 @@ def _is_secret_option(option: str) -> bool:
 
 
 # What kind of KEY is a credential on a command line (a "--sort-key" is not).
-_KEY_KINDS = frozenset("API ACCESS SECRET PRIVATE AUTH MASTER SIGNING ENCRYPTION CLIENT".split())
+_KEY_KINDS = frozenset(
+    ["API", "ACCESS", "SECRET", "PRIVATE", "AUTH", "MASTER", "SIGNING", "ENCRYPTION", "CLIENT"]
+)
 
 
 def _is_reference(value: str) -> bool:
@@ -512,8 +514,10 @@ def _mask_auth(m: re.Match[str]) -> str:
 def _mask_pair(m: re.Match[str]) -> str:
     name, value = m.group("opt"), m.group("value")
     words = _words(name)
+    prose = ":" in m.group("sep") and m.group("sep")[0] not in "\"'" and name.istitle()
     if (
-        not is_secret_name(name)
+        prose  # "Session: 2024 beamtime" is a heading, not a credential
+        or not is_secret_name(name)
         or _REFERENCE_WORDS.intersection(words[-1:])
         or _is_reference(value)
         or value.startswith(("<", MASK))

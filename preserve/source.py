@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from preserve.errors import PreserveError
+from preserve.secrets import strip_userinfo
 
 _USERINFO = re.compile(r"^(\w+://)[^/@]+@")
 
@@ -39,7 +40,7 @@ def _git(directory: Path, *args: str) -> str | None:
 
 def strip_credentials(url: str) -> str:
     """``https://user:token@host/x`` -> ``https://host/x``: a remote must never leak a token."""
-    return _USERINFO.sub(r"\1", url)
+    return strip_userinfo(_USERINFO.sub(r"\1", url))
 
 
 def source_info(

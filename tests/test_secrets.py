@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-
 from preserve.secrets import WITHHELD, is_secret, redact_config, scrub, uri_secrets
 
 

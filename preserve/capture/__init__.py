@@ -13,18 +13,19 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from preserve import __version__
 from preserve.builders.base import BuiltImage, open_builder
-from preserve.capture.analysis import copy_analysis, write_extra
+from preserve.capture.analysis import build_context, copy_analysis, write_extra
 from preserve.capture.describe import first_affiliation, image_record, metadata_warnings
 from preserve.capture.execute import run_analysis
 from preserve.capture.inputs import stage_inputs
 from preserve.capture.outputs import collect_outputs, log_records
 from preserve.capture.withheld import (
     Withheld,
+    changed_files,
     config_record,
     env_records,
     redact_manifest_copy,
@@ -131,15 +132,24 @@ def _capture_into(
     inputs = stage_inputs(manifest, directory, settings, progress)
     uri_values(manifest, secrets)
     runner = open_runner(settings)  # configuration errors before the build
-    image = open_builder(settings, manifest.builder).build(directory, manifest, progress=progress)
-    runnable = runner.provide_image(engine_source(image.image_id), progress=progress).name
 
     progress.step("copying the analysis into the crate")
+    exclude = (crate_dir, staging)
     analysis_files, input_records, extra_files = copy_analysis(
-        directory, manifest, staging, inputs, exclude=(crate_dir, staging)
+        directory, manifest, staging, inputs, exclude=exclude
     )
     config = config_record(directory, manifest, staging, secrets)
     env = env_records(manifest, environ, secrets)
+    # Withheld before the build: the image is built from what the crate may show.
+    redact_manifest_copy(staging, manifest)
+    scrubbed = scrub_files(staging, analysis_files, secrets)
+    replaced = changed_files(analysis_files, scrubbed)
+    if config and config.withheld_keys and manifest.config:
+        replaced.add(PurePosixPath(manifest.config).as_posix())
+    analysis_files = scrubbed
+    with build_context(directory, staging, replaced, exclude) as context:
+        image = open_builder(settings, manifest.builder).build(context, manifest, progress=progress)
+    runnable = runner.provide_image(engine_source(image.image_id), progress=progress).name
 
     sources = {s.spec.name: s.host_path for s in inputs}
     sources |= {i.name: directory / str(i.path) for i in manifest.inputs if i.path is not None}
@@ -174,8 +184,6 @@ def _capture_into(
             source.diff.encode(),
             "Uncommitted changes of the analysis at capture time.",
         )
-    redact_manifest_copy(staging, manifest)
-    analysis_files = scrub_files(staging, analysis_files, secrets)
     extra_files = scrub_files(staging, extra_files, secrets)
 
     record = CrateRecord(

@@ -1,10 +1,16 @@
-"""The analysis directory copied into the crate, hashed as it streams; local inputs."""
+"""The analysis directory copied into the crate, hashed as it streams; local inputs;
+the directory the image is built from."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from preserve.capture.inputs import StagedInput, input_mount
@@ -152,3 +158,57 @@ def write_extra(staging: Path, rel: str, data: bytes, description: str) -> list[
             description=description,
         )
     ]
+
+
+@contextmanager
+def build_context(
+    directory: Path, staging: Path, replaced: set[str], exclude: tuple[Path, ...]
+) -> Iterator[Path]:
+    """The directory the image is built from.
+
+    The analysis directory itself, unless the crate's copy of some of its files
+    had credentials withheld (``replaced``, paths relative to the directory):
+    then a mirror of it, hard links except for those files, which are built as
+    the crate has them. A builder copies its context into the image (repo2docker
+    and ``COPY .`` do), and an image is published with the crate.
+    """
+    if not replaced:
+        yield directory
+        return
+    mirror = Path(tempfile.mkdtemp(dir=staging.parent, prefix=f"{staging.name}.context-"))
+    try:
+        _mirror(directory, mirror, staging / ANALYSIS_DIR, replaced, (*exclude, mirror))
+        yield mirror
+    finally:
+        shutil.rmtree(mirror, ignore_errors=True)
+
+
+def _mirror(
+    src: Path, dst: Path, redacted: Path, replaced: set[str], exclude: tuple[Path, ...]
+) -> None:
+    skip = {p.resolve() for p in exclude}
+    for root, dirs, files in os.walk(src):
+        here = Path(root)
+        dirs[:] = [d for d in dirs if (here / d).resolve() not in skip]
+        target = dst / here.relative_to(src)
+        target.mkdir(exist_ok=True)
+        for name in [*files, *(d for d in dirs if (here / d).is_symlink())]:
+            _mirror_one(here / name, target / name, src, redacted, replaced)
+
+
+def _mirror_one(path: Path, out: Path, src: Path, redacted: Path, replaced: set[str]) -> None:
+    st = path.lstat()
+    rel = path.relative_to(src).as_posix()
+    if stat.S_ISLNK(st.st_mode):
+        out.symlink_to(os.readlink(path))
+    elif not stat.S_ISREG(st.st_mode):
+        return  # sockets, FIFOs: not build context
+    elif rel in replaced:
+        shutil.copyfile(redacted / rel, out)
+        os.chmod(out, stat.S_IMODE(st.st_mode))
+        os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))  # stable content key
+    else:
+        try:
+            os.link(path, out)
+        except OSError:  # another file system
+            shutil.copy2(path, out)

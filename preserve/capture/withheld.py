@@ -98,6 +98,13 @@ def redact_manifest_copy(staging: Path, manifest: Manifest) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def changed_files(before: list[FileRecord], after: list[FileRecord]) -> set[str]:
+    """Paths, relative to the analysis directory, whose crate copy differs from the original."""
+    old = {f.id: f.sha256 for f in before}
+    prefix = f"{ANALYSIS_DIR}/"
+    return {f.id.removeprefix(prefix) for f in after if old.get(f.id, f.sha256) != f.sha256}
+
+
 def scrub_files(staging: Path, files: list[FileRecord], secrets: Withheld) -> list[FileRecord]:
     """Withheld values and token shapes out of crate files; changed files re-hashed."""
     scrubber = secrets.scrubber()

@@ -22,6 +22,7 @@ from rich.progress import (
 
 from preserve.progress import QUIET, Task
 from preserve.progress import Progress as ProgressSink
+from preserve.secrets import redact_data, redact_text
 
 
 @cache
@@ -35,7 +36,9 @@ def out_console() -> Console:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    """One JSON document on stdout, credentials redacted like every other output."""
+    text = json.dumps(redact_data(data), indent=2, sort_keys=False, default=str)
+    sys.stdout.write(text + "\n")
 
 
 class _RichTask:
@@ -50,10 +53,11 @@ class RichProgress:
     """Progress bars on a terminal; phase notes as plain lines."""
 
     def step(self, message: str) -> None:
-        err_console().print(f"[cyan]•[/] {escape(message)}", highlight=False)
+        err_console().print(f"[cyan]•[/] {escape(redact_text(message))}", highlight=False)
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Task]:
+        description = escape(redact_text(description))
         columns = [TextColumn("  {task.description}"), BarColumn(), DownloadColumn()]
         columns += [TransferSpeedColumn(), TimeRemainingColumn()]
         with Progress(*columns, console=err_console(), transient=True) as bars:
@@ -64,7 +68,7 @@ class StepsOnly:
     """Not a terminal: phase notes only, no bars."""
 
     def step(self, message: str) -> None:
-        err_console().print(f"• {escape(message)}", highlight=False)
+        err_console().print(f"• {escape(redact_text(message))}", highlight=False)
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Task]:

@@ -18,6 +18,7 @@ from preserve.doi.links import METADATA_RELATION, pinned_refs
 from preserve.doi.metadata import NOT_RESOLVABLE
 from preserve.doi.validation import to_xml
 from preserve.errors import DoiError
+from preserve.secrets import redact_data
 
 STYLE = (
     "body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.4}"
@@ -107,6 +108,7 @@ def render(doi: str, state: str, attributes: Mapping[str, Any], xml_name: str) -
 
 def write_page(landing_dir: Path, doi: str, state: str, attributes: Mapping[str, Any]) -> Path:
     """Write the page and its DataCite XML; return the page path."""
+    attributes = redact_data(attributes)  # a page is public: no credential, whatever the record
     path = page_path(landing_dir, doi)
     path.parent.mkdir(parents=True, exist_ok=True)
     xml_path = path.with_suffix(".xml")

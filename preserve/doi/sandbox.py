@@ -23,6 +23,7 @@ from preserve.doi.states import next_state
 from preserve.doi.validation import validate_attributes
 from preserve.errors import DoiError
 from preserve.plugins import NoOptions
+from preserve.secrets import redact_data
 from preserve.settings import Settings
 
 SANDBOX_PREFIX = "10.5072"
@@ -134,8 +135,10 @@ class SandboxProvider:
             raise DoiError(f"metadata names DOI {attributes['doi']}, not {doi}")
         attrs.pop("event", None)
         attrs.pop("url", None)
-        validate_attributes(attrs)
-        return attrs
+        # Metadata comes from a crate; whatever it says, no credential is stored or shown.
+        redacted: dict[str, Any] = redact_data(attrs)
+        validate_attributes(redacted)
+        return redacted
 
     def get(self, doi: str) -> DoiRecord | None:
         if not self.db_path.exists():  # a read never creates the store

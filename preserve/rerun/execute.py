@@ -11,6 +11,7 @@ from preserve.progress import Progress
 from preserve.rerun.fetch import StagedInput
 from preserve.runners.base import Runner
 from preserve.runners.execute import Recipe, execute
+from preserve.secrets import secret_env_values
 
 
 def run_rerun(
@@ -39,4 +40,8 @@ def run_rerun(
         cpus=resources.get("cpus"),
         timeout=timeout if timeout is not None else resources.get("timeout"),
     )
-    return execute(recipe, staging, runner=runner, progress=progress, id_prefix="rerun")
+    # The reader's values (withheld in the crate, or credential-like) never reach the logs.
+    withheld = secret_env_values(env, (e["name"] for e in spec["env"] if e.get("withheld")))
+    return execute(
+        recipe, staging, runner=runner, progress=progress, withheld=withheld, id_prefix="rerun"
+    )

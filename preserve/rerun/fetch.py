@@ -21,6 +21,7 @@ from preserve.oci.engine_images import engine_source
 from preserve.oci.stores import open_store
 from preserve.progress import Progress
 from preserve.runners.base import ImageSource, Runner
+from preserve.secrets import redact_uri
 from preserve.settings import Settings
 
 
@@ -68,11 +69,11 @@ def stage_inputs(
     for item in plan.inputs:
         if item.name in overrides:
             uri = as_uri(overrides[item.name])
-            progress.step(f"staging new data for input '{item.name}' from {uri}")
+            progress.step(f"staging new data for input '{item.name}' from {redact_uri(uri)}")
             data = stage(item.name, uri, settings, progress=progress)
             record = InputRecord(
                 name=item.name,
-                id=uri,
+                id=redact_uri(uri),
                 mount=item.mount,
                 size=data.size,
                 sha256=data.sha256,
