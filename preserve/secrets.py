@@ -67,7 +67,7 @@ _SECRET_WORDS = frozenset(
 _SECRET_PARTS = re.compile(r"TOKEN|SECRET|PASSW|APIKEY|ACCESSKEY|PRIVATEKEY|CREDENTIAL", re.I)
 # A word that turns a secret-looking option into one that names where a secret is.
 _REFERENCE_WORDS = frozenset(
-    ["FILE", "PATH", "DIR", "NAME", "ENV", "URL", "URI", "ID", "TYPE", "LENGTH", "SIZE"]
+    ["FILE", "PATH", "DIR", "NAME", "ENV", "URL", "URI", "TYPE", "LENGTH", "SIZE"]
 )
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # Query parameters that are credentials whatever their words (pre-signed cloud URLs).
@@ -122,7 +122,9 @@ def is_secret_name(name: str) -> bool:
 
 def is_secret_param(name: str) -> bool:
     """Whether a URI query (or fragment) parameter called ``name`` carries a credential."""
-    return bool(_SECRET_PARAM_PREFIX.match(name)) or is_secret_name(name)
+    if _SECRET_PARAM_PREFIX.match(name):
+        return True
+    return is_secret_name(name) and not _REFERENCE_WORDS.intersection(_words(name)[-1:])
 
 
 def looks_like_token(value: str) -> bool:
@@ -282,6 +284,11 @@ def command_secrets(args: Iterable[str]) -> list[CommandSecret]:
     out: list[CommandSecret] = []
     argv = list(args)
     for index, arg in enumerate(argv):
+        out += [
+            CommandSecret(index, "an HTTP credential", m.group("value"), "TOKEN")
+            for m in _AUTH_IN_TEXT.finditer(arg)
+            if not _is_reference(m.group("value"))
+        ]
         words = _split(arg)
         for pos, word in enumerate(words):
             out += _word_secrets(index, word)
@@ -324,9 +331,6 @@ def _word_secrets(index: int, word: str) -> list[CommandSecret]:
             out.append(
                 CommandSecret(index, f"a credential in the URI {redact_uri(uri)}", value, "TOKEN")
             )
-    for m in _AUTH_IN_TEXT.finditer(word):
-        if not _is_reference(m.group("value")):
-            out.append(CommandSecret(index, "an HTTP credential", m.group("value"), "TOKEN"))
     name, sep, value = word.partition("=")
     if sep and value and not _is_reference(value) and "://" not in name:
         is_option = name.startswith("-") and _is_secret_option(name)

@@ -7,7 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from preserve.secrets import WITHHELD, is_secret, redact_config, scrub, uri_secrets
+from preserve.errors import PreserveError
+from preserve.secrets import (
+    CHUNK,
+    WITHHELD,
+    command_secrets,
+    is_secret,
+    redact_config,
+    redact_text,
+    redact_uri,
+    scrub,
+    scrub_file,
+    secret_env_values,
+    uri_secrets,
+)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +80,138 @@ def test_scrub_and_uri_secrets() -> None:
     assert n == 2 and b"s3cr3t" not in data
     assert uri_secrets("https://ada:pw@host/x?authz=MACAROON&x=1") == ["pw", "MACAROON"]
     assert uri_secrets("https://host/x?page=2") == []
+
+
+# -- one policy for URIs ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "redacted", "values"),
+    [
+        ("https://ada:pw@host/x", "https://***@host/x", ["pw"]),
+        ("https://host/x?api_key=K1&page=2", "https://host/x?api_key=***&page=2", ["K1"]),
+        (
+            "https://b.s3.amazonaws.com/o?X-Amz-Security-Token=T%2B1&X-Amz-Credential=AKIA"
+            "%2F2024&X-Amz-Date=20240101&X-Amz-Signature=abc",
+            "https://b.s3.amazonaws.com/o?X-Amz-Security-Token=***&X-Amz-Credential=***"
+            "&X-Amz-Date=***&X-Amz-Signature=***",
+            ["T+1", "T%2B1", "AKIA/2024", "AKIA%2F2024", "abc"],
+        ),
+        ("https://h/x?sig=S1&se=2024", "https://h/x?sig=***&se=2024", ["S1"]),
+        (
+            "https://h/x?token=T1#access_token=T2",
+            "https://h/x?token=***#access_token=***",
+            ["T1", "T2"],
+        ),
+        (
+            "https://h/x?AWSAccessKeyId=A&Signature=B",
+            "https://h/x?AWSAccessKeyId=***&Signature=***",
+            ["A", "B"],
+        ),
+        ("https://h/x?authz=MDAx", "https://h/x?authz=***", ["MDAx"]),
+        ("https://h/x?page=2&key-file=a", "https://h/x?page=2&key-file=a", []),
+        (
+            "https://ghp_" + "a" * 36 + "@github.com/o/r",
+            "https://***@github.com/o/r",
+            ["ghp_" + "a" * 36],
+        ),
+    ],
+)
+def test_redact_uri(uri: str, redacted: str, values: list[str]) -> None:
+    assert redact_uri(uri) == redacted
+    assert uri_secrets(uri) == values
+
+
+def test_redact_uri_keeps_clean_uris_byte_for_byte() -> None:
+    for uri in (
+        "https://h/a%20b?x=1&y=%2F",
+        "davs://dcache.example.org:2880/pnfs/f.h5",
+        "file:///d/x",
+    ):
+        assert redact_uri(uri) == uri
+
+
+# -- command lines --------------------------------------------------------------
+
+GH = "ghp_" + "b" * 36
+
+
+@pytest.mark.parametrize(
+    ("command", "what", "env_name"),
+    [
+        (["tool", "--token", "abc123"], "the value of --token", "TOKEN"),
+        (["tool", "--password=hunter22"], "the value of --password", "PASSWORD"),
+        (["tool", "--api-key", "k"], "the value of --api-key", "API_KEY"),
+        (["tool", GH], "a GitHub token", "GITHUB_TOKEN"),
+        (["tool", "glpat-" + "c" * 20], "a GitLab token", "GITLAB_TOKEN"),
+        (["tool", "AKIA" + "D" * 16], "an AWS access key ID", "AWS_ACCESS_KEY_ID"),
+        (
+            ["tool", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc"],
+            "a JSON Web Token",
+            "TOKEN",
+        ),
+        (["env", "DB_PASSWORD=x1", "tool"], "the value of DB_PASSWORD", "DB_PASSWORD"),
+        (["sh", "-c", "tool --secret s3 run"], "the value of --secret", "SECRET"),
+        (["curl", "-H", "Authorization: Bearer abcdefgh123"], "an HTTP credential", "TOKEN"),
+        (["fetch", "https://ada:pw@host/x"], "a credential in the URI https://***@host/x", "TOKEN"),
+    ],
+)
+def test_command_secrets_found(command: list[str], what: str, env_name: str) -> None:
+    found = command_secrets(command)
+    assert [(f.what, f.env_name) for f in found][:1] == [(what, env_name)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python3", "/app/run.py", "{config}", "{inputs.frames}", "{outdir}"],
+        ["tool", "--token", "$TOKEN", "--password=${DB_PASSWORD}"],
+        ["tool", "--token-file", "/run/secrets/t", "--private-key", "/keys/id_ed25519"],
+        ["sort", "--sort-key", "name", "--key", "2"],
+        ["sh", "-c", 'curl -H "Authorization: Bearer $TOKEN" https://h/x'],
+    ],
+)
+def test_command_without_secrets(command: list[str]) -> None:
+    assert command_secrets(command) == []
+
+
+# -- printed text and files ------------------------------------------------------
+
+
+def test_redact_text_masks_every_shape_in_a_line() -> None:
+    line = (
+        f"GET https://u:pw123@h/x?token=t0k3n --password=hunter22 TOKEN={GH} "
+        '"client_secret": "cs-1234" Authorization: Bearer abcdefgh123 "Session: 2024 beamtime"'
+    )
+    out = redact_text(line)
+    for secret in ("pw123", "t0k3n", "hunter22", GH, "cs-1234", "abcdefgh123"):
+        assert secret not in out
+    assert "Session: 2024 beamtime" in out and "GET https://***@h/x?token=***" in out
+
+
+def test_known_values_scrubbed_across_chunk_boundaries(tmp_path: Path) -> None:
+    """A file is scrubbed in 1 MiB chunks: a value or token cut by a boundary is still found."""
+    known = "s3cr3t-value-" + "k" * 30
+    path = tmp_path / "log.txt"
+    pieces = []
+    for offset in (CHUNK - 10, 2 * CHUNK - 3, 3 * CHUNK - 25):
+        pieces.append(b"x" * (offset - sum(len(p) for p in pieces)))
+        pieces.append(known.encode() if len(pieces) % 4 == 1 else GH.encode())
+    path.write_bytes(b"".join(pieces) + b"tail\n")
+    path.chmod(0o640)
+    assert scrub_file(path, [known]) == 3
+    data = path.read_bytes()
+    assert known.encode() not in data and GH.encode() not in data and data.endswith(b"tail\n")
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert scrub_file(path, [known]) == 0  # nothing left; the file is not rewritten
+
+
+def test_secret_env_values_are_the_withheld_and_credential_like() -> None:
+    env = {"OMP_NUM_THREADS": "4", "API_TOKEN": "abcd", "NOTES": GH, "SECRET_ONE": "value-1"}
+    assert secret_env_values(env, ["SECRET_ONE"]) == ["abcd", GH, "value-1"]
+
+
+def test_errors_never_carry_a_credential() -> None:
+    err = PreserveError(f"GET https://h/x?token={GH} failed", hint=f"try --token {GH}")
+    assert GH not in err.message and GH not in (err.hint or "")
+    assert "https://h/x?token=***" in err.message
