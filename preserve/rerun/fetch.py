@@ -14,6 +14,7 @@ from preserve.crate.model import (
     InputRecord,
 )
 from preserve.crate.plan import PlannedInput, RerunPlan
+from preserve.crate.read import confined_path
 from preserve.errors import BuildError, ConfigError, CrateError, DataError, IntegrityError
 from preserve.hashing import hash_files
 from preserve.mediatypes import guess
@@ -130,9 +131,16 @@ def verify_folder(plan: RerunPlan, item: PlannedInput, path: Path) -> None:
     listing_id = item.data.checksum_manifest
     if listing_id is None:
         return
+    try:
+        lines = plan.view.path(listing_id).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CrateError(
+            f"cannot read {listing_id}, the checksum listing of input '{item.name}': {exc}"
+        ) from exc
     expected = {}
-    for line in plan.view.path(listing_id).read_text().splitlines():
+    for line in lines:
         sha, _, rel = line.partition("  ")
+        confined_path(path, rel)  # a listing names files of the folder, never the host's
         expected[rel] = sha
     digests = hash_files([path / rel for rel in expected])
     for rel, sha in expected.items():
