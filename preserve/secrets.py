@@ -292,7 +292,7 @@ def command_secrets(args: Iterable[str]) -> list[CommandSecret]:
         words = _split(arg)
         for pos, word in enumerate(words):
             out += _word_secrets(index, word)
-            nxt = words[pos + 1] if pos + 1 < len(words) else None
+            nxt, at = (words[pos + 1], index) if pos + 1 < len(words) else (None, index + 1)
             if nxt is None and len(words) == 1 and index + 1 < len(argv):
                 nxt = argv[index + 1]
             if (
@@ -303,9 +303,7 @@ def command_secrets(args: Iterable[str]) -> list[CommandSecret]:
                 and not nxt.startswith("-")
                 and not _is_reference(nxt)
             ):
-                out.append(
-                    CommandSecret(index, f"the value of {word}", nxt, _option_env_name(word))
-                )
+                out.append(CommandSecret(at, f"the value of {word}", nxt, _option_env_name(word)))
     return _dedupe(out)
 
 
@@ -346,9 +344,10 @@ def _word_secrets(index: int, word: str) -> list[CommandSecret]:
 
 
 def _dedupe(found: list[CommandSecret]) -> list[CommandSecret]:
+    """One finding per value, in command order; a known token shape names it best."""
     seen: set[tuple[int, str]] = set()
     out = []
-    for f in found:
+    for f in sorted(found, key=lambda f: (f.index, f.what.startswith("the value of"))):
         if (f.index, f.value) not in seen:
             seen.add((f.index, f.value))
             out.append(f)
