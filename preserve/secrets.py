@@ -405,9 +405,7 @@ class Scrubber:
         self.known = values
         pattern = "|".join(re.escape(v) for v in values)
         self._known_text = re.compile(pattern) if values else None
-        self._known_bytes = (
-            re.compile(b"|".join(re.escape(v.encode()) for v in values)) if values else None
-        )
+        self._known_bytes = [v.encode() for v in values]
 
     # Text -----------------------------------------------------------------------
 
@@ -447,11 +445,13 @@ class Scrubber:
 
     def _matches(self, data: bytes) -> list[tuple[int, int, bytes]]:
         found: list[tuple[int, int, bytes]] = []
-        if self._known_bytes is not None:
-            found += [
-                (m.start(), m.end(), WITHHELD.encode()) for m in self._known_bytes.finditer(data)
-            ]
-        found += [(m.start(), m.end(), MASK.encode()) for m in _TOKEN_BYTES.finditer(data)]
+        for value in self._known_bytes:  # bytes.find is memchr-fast; a regex is not
+            at = data.find(value)
+            while at != -1:
+                found.append((at, at + len(value), WITHHELD.encode()))
+                at = data.find(value, at + 1)
+        if b"\0" not in data:  # token shapes are text; binary data is searched for known values
+            found += [(m.start(), m.end(), MASK.encode()) for m in _TOKEN_BYTES.finditer(data)]
         found.sort(key=lambda t: (t[0], -t[1]))
         return found
 
