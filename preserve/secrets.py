@@ -132,10 +132,11 @@ def looks_like_token(value: str) -> bool:
 
 
 def is_secret(name: str, value: str | None) -> bool:
-    """Whether a named value must be withheld."""
+    """Whether a named value must be withheld: by its name, its shape, or a URI carrying
+    a credential (``DATA_URL=https://user:password@host/...``)."""
     if is_secret_name(name):
         return True
-    return bool(value) and looks_like_token(value or "")
+    return bool(value) and (looks_like_token(value or "") or bool(uri_secrets(value or "")))
 
 
 # -- URIs --------------------------------------------------------------------

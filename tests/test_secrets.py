@@ -38,6 +38,9 @@ from preserve.secrets import (
         ("NOTES", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc", True),  # JWT
         ("NOTES", "-----BEGIN RSA PRIVATE KEY-----", True),
         ("NOTES", "plain text", False),
+        ("DATA_URL", "https://ada:pw@host/x", True),  # a credential in a URI
+        ("DATA_URL", "https://host/x?page=2", False),
+        ("AUTHOR", "Ada", False),  # AUTH is a word of its own, not a prefix
     ],
 )
 def test_is_secret(name: str, value: str, secret: bool) -> None:
