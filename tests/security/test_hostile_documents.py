@@ -21,14 +21,16 @@ BOMB = HOSTILE_YAML[0]  # 391 bytes; 9**9 nodes once its aliases are expanded
 # What the command may use at most: the interpreter with preserve imported is ~80 MB.
 MAX_RSS_MB = 200
 
-# Runs the command in-process and reports its own peak memory (children are not counted).
+# Runs the command in-process and reports its own peak memory: VmHWM of this process
+# image (ru_maxrss would include the forking test process's size; children not counted).
 MEASURED = """
-import resource, sys
+import re, sys
 from preserve.cli import main
 try:
     main(sys.argv[1:])
 finally:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    status = open("/proc/self/status").read()
+    peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) // 1024
     sys.stderr.write(f"\\npeak-rss-mb={peak}\\n")
 """
 
