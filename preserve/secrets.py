@@ -41,8 +41,6 @@ _SECRET_WORDS = frozenset(
         "SECRETS",
         "PASSWORD",
         "PASSWD",
-        "PWD",
-        "PASS",
         "PASSPHRASE",
         "KEY",
         "APIKEY",
@@ -54,15 +52,16 @@ _SECRET_WORDS = frozenset(
         "AUTHZ",
         "AUTHORIZATION",
         "COOKIE",
-        "SESSION",
         "MACAROON",
         "BEARER",
-        "SIG",
         "SIGNATURE",
         "JWT",
         "OTP",
     ]
 )
+# In a URI query only: short names services use for credentials ("SIG_LEVEL" or
+# "SESSION" in an environment is physics more often than a secret).
+_PARAM_WORDS = frozenset(["SIG", "SID", "SESSION", "SESSIONID", "PWD", "PASS"])
 # Substrings that make a name secret even when glued to other words (GITHUBTOKEN).
 _SECRET_PARTS = re.compile(r"TOKEN|SECRET|PASSW|APIKEY|ACCESSKEY|PRIVATEKEY|CREDENTIAL", re.I)
 # A word that turns a secret-looking option into one that names where a secret is.
@@ -124,7 +123,9 @@ def is_secret_param(name: str) -> bool:
     """Whether a URI query (or fragment) parameter called ``name`` carries a credential."""
     if _SECRET_PARAM_PREFIX.match(name):
         return True
-    return is_secret_name(name) and not _REFERENCE_WORDS.intersection(_words(name)[-1:])
+    words = _words(name)
+    secret = is_secret_name(name) or bool(_PARAM_WORDS.intersection(words))
+    return secret and not _REFERENCE_WORDS.intersection(words[-1:])
 
 
 def looks_like_token(value: str) -> bool:
@@ -150,7 +151,7 @@ def _redact_params(text: str, found: list[str]) -> str:
         key, sep, value = pair.partition("=")
         name = _unquote(key)
         if sep and value and (is_secret_param(name) or looks_like_token(_unquote(value))):
-            if is_secret_name(name) or looks_like_token(_unquote(value)):
+            if not _SECRET_PARAM_PREFIX.match(name) or is_secret_name(name):
                 # X-Amz-Date & co. are masked with the rest of a pre-signed URL, but
                 # "20240101" is no secret to hunt for in logs.
                 found += [_unquote(value), value]

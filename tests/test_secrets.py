@@ -41,6 +41,8 @@ from preserve.secrets import (
         ("DATA_URL", "https://ada:pw@host/x", True),  # a credential in a URI
         ("DATA_URL", "https://host/x?page=2", False),
         ("AUTHOR", "Ada", False),  # AUTH is a word of its own, not a prefix
+        ("SIG_LEVEL", "3", False),  # in an environment, physics; in a URI query, a signature
+        ("SESSION", "2024-1", False),
     ],
 )
 def test_is_secret(name: str, value: str, secret: bool) -> None:
