@@ -11,22 +11,19 @@ What counts as a credential:
 
 The same policy redacts URIs (:func:`redact_uri`), command lines
 (:func:`command_secrets`), free text such as progress lines, error messages
-and logs (:func:`redact_text`, :func:`scrub_file`), and config files
-(:func:`redact_config`). Known values (withheld environment values, values
+(:func:`redact_text`). Known values (withheld environment values, values
 taken from URIs and configs) are replaced wherever they occur; token shapes are
-replaced even when nobody declared them.
+replaced even when nobody declared them. Files (logs, crate files) are scrubbed
+the same way, streaming: :mod:`preserve.scrub`.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import functools
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 WITHHELD = "<withheld by preserve>"
@@ -233,7 +230,10 @@ _SHAPE_NAMES = (
     ("gh", "a GitHub token", "GITHUB_TOKEN"),
     ("github_pat_", "a GitHub token", "GITHUB_TOKEN"),
     ("gl", "a GitLab token", "GITLAB_TOKEN"),
+    ("AIza", "a Google API key", "GOOGLE_API_KEY"),
     ("A", "an AWS access key ID", "AWS_ACCESS_KEY_ID"),
+    ("hf_", "a Hugging Face token", "HF_TOKEN"),
+    ("pypi-", "a PyPI token", "PYPI_TOKEN"),
     ("xox", "a Slack token", "SLACK_TOKEN"),
     ("eyJ", "a JSON Web Token", "TOKEN"),
     ("-----BEGIN", "a private key", "PRIVATE_KEY"),
@@ -359,19 +359,44 @@ def _dedupe(found: list[CommandSecret]) -> list[CommandSecret]:
 # -- free text: progress lines, messages, logs --------------------------------
 
 
+# Known values shorter than this are not replaced blindly: "pw" would mangle every
+# "pwd" in a log. Their URIs and options are still redacted.
+MIN_KNOWN = 4
+
+
+def known_values(known: Iterable[str]) -> list[str]:
+    """The values worth searching for, longest first (a value may contain another)."""
+    return sorted({v for v in known if len(v) >= MIN_KNOWN}, key=len, reverse=True)
+
+
 def redact_text(text: str, known: Iterable[str] = ()) -> str:
     """``text`` with known secret values, token shapes, URI credentials and the values
     of password/token-like options replaced."""
-    return Scrubber(known).text(text)
+    return _redact_text(text, _known_pattern(tuple(known_values(known))))
+
+
+@functools.lru_cache(maxsize=32)
+def _known_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(re.escape(v) for v in values)) if values else None
+
+
+def _redact_text(text: str, known: re.Pattern[str] | None) -> str:
+    if known is not None:
+        text = known.sub(WITHHELD, text)
+    text = TOKEN_SHAPES.sub(MASK, text)
+    text = _URI_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), text)
+    text = _OPTION_IN_TEXT.sub(_mask_option, text)
+    text = _AUTH_IN_TEXT.sub(_mask_auth, text)
+    return _PAIR_IN_TEXT.sub(_mask_pair, text)
 
 
 def redact_data(data: Any, known: Iterable[str] = ()) -> Any:
     """Every string in a JSON-like structure (keys kept) passed through :func:`redact_text`."""
-    scrubber = Scrubber(known)
+    pattern = _known_pattern(tuple(known_values(known)))
 
     def walk(node: Any) -> Any:
         if isinstance(node, str):
-            return scrubber.text(node)
+            return _redact_text(node, pattern)
         if isinstance(node, Mapping):
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list | tuple):
@@ -385,119 +410,6 @@ def secret_env_values(env: Mapping[str, str], withheld_names: Iterable[str] = ()
     """The values of ``env`` that must be scrubbed from logs: withheld or credential-like."""
     names = set(withheld_names)
     return [v for k, v in env.items() if v and (k in names or is_secret(k, v))]
-
-
-# Known values shorter than this are not scrubbed blindly from free text:
-# "pw" would mangle every "pwd" in a log. Their URIs and options are still redacted.
-MIN_KNOWN = 4
-CHUNK = 1 << 20
-# A match can extend this far; a scan keeps this much back from each chunk's end.
-_OVERLAP = 20 << 10
-
-
-class Scrubber:
-    """Replaces known values and credential shapes in text and bytes, streaming files."""
-
-    def __init__(self, known: Iterable[str] = ()) -> None:
-        values = sorted(
-            {v for v in known if len(v) >= MIN_KNOWN and len(v) < _OVERLAP},
-            key=len,
-            reverse=True,
-        )
-        self.known = values
-        pattern = "|".join(re.escape(v) for v in values)
-        self._known_text = re.compile(pattern) if values else None
-        self._known_bytes = [v.encode() for v in values]
-
-    # Text -----------------------------------------------------------------------
-
-    def text(self, text: str) -> str:
-        if self._known_text is not None:
-            text = self._known_text.sub(WITHHELD, text)
-        text = TOKEN_SHAPES.sub(MASK, text)
-        text = _URI_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), text)
-        text = _OPTION_IN_TEXT.sub(_mask_option, text)
-        text = _AUTH_IN_TEXT.sub(_mask_auth, text)
-        return _PAIR_IN_TEXT.sub(_mask_pair, text)
-
-    # Bytes --------------------------------------------------------------------
-
-    def data(self, data: bytes) -> tuple[bytes, int]:
-        """Known values replaced by :data:`WITHHELD`, token shapes by ``***``."""
-        out, count, _ = self._chunk(data, final=True)
-        return out, count
-
-    def _chunk(self, data: bytes, *, final: bool) -> tuple[bytes, int, int]:
-        """(scrubbed bytes up to a safe point, replacements, bytes consumed)."""
-        safe = len(data) if final else max(0, len(data) - _OVERLAP)
-        pieces: list[bytes] = []
-        pos, count = 0, 0
-        for start, end, repl in self._matches(data):
-            if start >= safe:
-                break
-            if end <= pos:
-                continue  # inside a match already replaced
-            if end > safe and not final:
-                safe = max(start, pos)  # it may extend into the next chunk: decide then
-                break
-            pieces += [data[pos : max(start, pos)], repl]
-            pos, count = end, count + 1
-        pieces.append(data[pos:safe])
-        return b"".join(pieces), count, max(safe, pos)
-
-    def _matches(self, data: bytes) -> list[tuple[int, int, bytes]]:
-        found: list[tuple[int, int, bytes]] = []
-        for value in self._known_bytes:  # bytes.find is memchr-fast; a regex is not
-            at = data.find(value)
-            while at != -1:
-                found.append((at, at + len(value), WITHHELD.encode()))
-                at = data.find(value, at + 1)
-        if b"\0" not in data:  # token shapes are text; binary data is searched for known values
-            found += [(m.start(), m.end(), MASK.encode()) for m in _TOKEN_BYTES.finditer(data)]
-        found.sort(key=lambda t: (t[0], -t[1]))
-        return found
-
-    def stream(self, src: BinaryIO, dst: BinaryIO) -> int:
-        """Copy ``src`` to ``dst`` scrubbed, in bounded memory; the number of replacements."""
-        pending, count = b"", 0
-        while True:
-            chunk = src.read(CHUNK)
-            buf = pending + chunk
-            out, n, used = self._chunk(buf, final=not chunk)
-            dst.write(out)
-            count += n
-            pending = buf[used:]
-            if not chunk:
-                return count
-
-    def file(self, path: Path) -> int:
-        """Scrub ``path`` in place (atomically, keeping its mode); the number of replacements."""
-        with path.open("rb") as src:
-            if not self.count(src):
-                return 0
-            src.seek(0)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            try:
-                with os.fdopen(fd, "wb") as dst:
-                    count = self.stream(src, dst)
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        return count
-
-    def count(self, src: BinaryIO) -> int:
-        """How many replacements scrubbing ``src`` would make (reads it once)."""
-
-        class _Null:
-            def write(self, data: bytes) -> int:
-                return len(data)
-
-        return self.stream(src, _Null())  # type: ignore[arg-type]
-
-
-_TOKEN_BYTES = re.compile(TOKEN_SHAPES.pattern.encode())
 
 
 def _mask_option(m: re.Match[str]) -> str:
@@ -532,115 +444,19 @@ def _mask_pair(m: re.Match[str]) -> str:
     return f"{name}{m.group('sep')}{MASK}"
 
 
-def scrub(data: bytes, secrets: Iterable[str]) -> tuple[bytes, int]:
-    """Replace every occurrence of each secret value and token shape; (data, replacements)."""
-    return Scrubber(secrets).data(data)
-
-
-def scrub_file(path: Path, secrets: Iterable[str]) -> int:
-    """Scrub a file in place in bounded memory; the number of replacements."""
-    return Scrubber(secrets).file(path)
-
-
-# -- config files -------------------------------------------------------------
-
-
-def redact_config(path: Path) -> tuple[bytes, list[str], list[str]]:
-    """The config file's bytes with credential-looking values withheld.
-
-    Returns (content, withheld key paths, withheld values). JSON and YAML are
-    parsed (YAML with the manifest's alias and size limits) and rewritten only
-    when something is withheld; other formats are scanned line by line for
-    KEY=VALUE / KEY: VALUE pairs.
-    """
-    from preserve.errors import ManifestError
-    from preserve.manifest import load_yaml
-
-    raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="replace")
-    suffix = path.suffix.lower()
-    data: Any = None
-    try:
-        if suffix == ".json":
-            data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = load_yaml(raw, source=str(path))
-    except (ValueError, RecursionError, ManifestError):
-        data = None
-    if isinstance(data, dict | list):
-        keys: list[str] = []
-        values: list[str] = []
-        cleaned = _walk(data, "", keys, values)
-        if not keys:
-            return raw, [], []
-        if suffix == ".json":
-            return (json.dumps(cleaned, indent=2) + "\n").encode(), keys, values
-        import yaml
-
-        return yaml.safe_dump(cleaned, sort_keys=False).encode(), keys, values
-    return _redact_lines(text)
-
-
-def _walk(node: Any, where: str, keys: list[str], values: list[str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            path = f"{where}.{k}" if where else str(k)
-            if (
-                isinstance(v, str | int | float)
-                and not isinstance(v, bool)
-                and is_secret(str(k), str(v))
-            ):
-                keys.append(path)
-                values.append(str(v))
-                out[k] = WITHHELD
-            else:
-                out[k] = _walk(v, path, keys, values)
-        return out
-    if isinstance(node, list):
-        return [_walk(v, f"{where}[{i}]", keys, values) for i, v in enumerate(node)]
-    if isinstance(node, str) and (looks_like_token(node) or uri_secrets(node)):
-        keys.append(where)
-        values.append(node)
-        values.extend(uri_secrets(node))
-        return WITHHELD
-    return node
-
-
-_PAIR = re.compile(r"^(\s*[\"']?)([A-Za-z_][\w.-]*)([\"']?\s*[:=]\s*)(.+?)\s*$")
-
-
-def _redact_lines(text: str) -> tuple[bytes, list[str], list[str]]:
-    keys: list[str] = []
-    values: list[str] = []
-    lines = []
-    for line in text.splitlines(keepends=True):
-        m = _PAIR.match(line.rstrip("\r\n"))
-        if m and is_secret(m.group(2), m.group(4).strip("\"'")):
-            keys.append(m.group(2))
-            values.append(m.group(4).strip("\"'"))
-            ending = line[len(line.rstrip("\r\n")) :]
-            line = f'{m.group(1)}{m.group(2)}{m.group(3)}"{WITHHELD}"{ending}'
-        lines.append(line)
-    return "".join(lines).encode(), keys, values
-
-
 __all__ = [
     "MASK",
     "WITHHELD",
     "CommandSecret",
-    "Scrubber",
     "command_secrets",
     "is_secret",
     "is_secret_name",
     "is_secret_param",
+    "known_values",
     "looks_like_token",
-    "redact_config",
     "redact_data",
     "redact_text",
     "redact_uri",
-    "scrub",
-    "scrub_file",
     "secret_env_values",
     "strip_userinfo",
     "uri_secrets",

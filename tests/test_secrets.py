@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from preserve.capture.config_values import redact_config
 from preserve.errors import PreserveError
+from preserve.scrub import CHUNK, scrub, scrub_file
 from preserve.secrets import (
-    CHUNK,
     WITHHELD,
     command_secrets,
     is_secret,
-    redact_config,
     redact_text,
     redact_uri,
-    scrub,
-    scrub_file,
     secret_env_values,
     uri_secrets,
 )

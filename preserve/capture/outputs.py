@@ -16,7 +16,7 @@ from preserve.errors import PreserveError
 from preserve.hashing import hash_files
 from preserve.manifest import Manifest
 from preserve.mediatypes import guess
-from preserve.secrets import scrub
+from preserve.scrub import Scrubber
 
 
 def log_records(staging: Path) -> list[FileRecord]:
@@ -43,8 +43,9 @@ def collect_outputs(
     outdir = staging / OUTPUTS_DIR
     present = [o for o in manifest.outputs if (outdir / o).is_file()]
     if secrets.values:
+        withheld = Scrubber(secrets.values, shapes=False)  # outputs are data: values only
         for rel in present:
-            if scrub((outdir / rel).read_bytes(), secrets.values)[1]:
+            if withheld.found(outdir / rel):
                 raise PreserveError(
                     f"output {rel} contains a withheld credential value; no crate was written",
                     hint="do not write credentials into outputs",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from preserve.capture.config_values import redact_config
 from preserve.crate.model import (
     ANALYSIS_DIR,
     MOUNT_ROOT,
@@ -20,7 +21,8 @@ from preserve.crate.model import (
 from preserve.hashing import hash_files
 from preserve.manifest import FILENAME, Manifest
 from preserve.mediatypes import guess
-from preserve.secrets import Scrubber, is_secret, redact_config, redact_uri, uri_secrets
+from preserve.scrub import Scrubber
+from preserve.secrets import is_secret, redact_uri, uri_secrets
 
 MANIFEST_COPY = f"{ANALYSIS_DIR}/{FILENAME}"
 

@@ -19,7 +19,7 @@ from preserve.progress import Progress
 from preserve.runners.base import Mount, Runner, RunSpec
 from preserve.runners.command import expand_env, run_error, stderr_tail, substitute
 from preserve.runners.outdir import run_outdir
-from preserve.secrets import Scrubber
+from preserve.scrub import Scrubber
 
 
 @dataclass(frozen=True)
