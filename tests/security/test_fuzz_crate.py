@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -218,6 +219,7 @@ def _local_registry(entity: Any, key: str, value: Any) -> Any:
 def apply(crate: Path, ops: list[tuple[Any, ...]]) -> None:
     doc: Any = json.loads((crate / METADATA).read_text())
     spec: Any = json.loads((crate / RUN_SPEC).read_text())
+    spec_before = copy.deepcopy(spec)
     for op in ops:
         kind = op[0]
         graph = doc.get("@graph") if isinstance(doc, dict) else None
@@ -230,8 +232,19 @@ def apply(crate: Path, ops: list[tuple[Any, ...]]) -> None:
             doc = _apply_document(doc, op[1], op[2])
         elif entities is not None:
             _apply_entity(entities, op)
+    if spec != spec_before:
+        # An attacker keeps the crate consistent: the recipe's recorded digest follows it.
+        data = json.dumps(spec).encode()
+        (crate / RUN_SPEC).write_bytes(data)
+        _pin(doc, RUN_SPEC, data)
     (crate / METADATA).write_text(json.dumps(doc))
-    (crate / RUN_SPEC).write_text(json.dumps(spec))
+
+
+def _pin(doc: Any, entity_id: str, data: bytes) -> None:
+    graph = doc.get("@graph") if isinstance(doc, dict) else None
+    for entity in graph if isinstance(graph, list) else []:
+        if isinstance(entity, dict) and entity.get("@id") == entity_id:
+            entity.update(sha256=hashlib.sha256(data).hexdigest(), contentSize=str(len(data)))
 
 
 def _apply_document(doc: Any, key: str, value: Any) -> Any:
@@ -295,8 +308,7 @@ def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int, int]]:
 def attack(
     captured_crate: Path, refusing_runner: str, isolated_dirs: Path
 ) -> Iterator[Callable[[list[tuple[Any, ...]]], str]]:
-    from preserve.crate.io import read_document
-    from preserve.push import crate_annotations, target_for
+    from preserve.push import crate_annotations, target_for, writable_crate
     from preserve.rerun import rerun
 
     work = Path(tempfile.mkdtemp(prefix="fuzz-", dir=isolated_dirs))
@@ -328,8 +340,9 @@ def attack(
         except PreserveError as exc:
             outcome = f"{type(exc).__name__}: {exc.message.replace(str(work), '')[:60]}"
         with contextlib.suppress(PreserveError):
-            target_for(crate, settings_, None)
-            crate_annotations(read_document(crate))
+            view = writable_crate(crate)
+            target_for(view, settings_, None)
+            crate_annotations(view)
         assert snapshot(work, target) == before, "something was written outside the target"
         shutil.rmtree(target, ignore_errors=True)
         return outcome
