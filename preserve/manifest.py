@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from jsonschema import ValidationError
 
-from preserve.errors import ManifestError
+from preserve.errors import CrateError, ManifestError
 from preserve.schemas import validator
 from preserve.secrets import command_secrets, is_secret, looks_like_token, uri_secrets
 
@@ -127,23 +127,16 @@ def load_manifest(directory: Path) -> Manifest:
 
 
 def read_manifest(path: Path) -> Manifest:
-    """Read and validate a manifest file (the analysis's, or a crate's copy), bounded."""
-    return parse_manifest(read_limited(path, MAX_MANIFEST_BYTES), source=str(path))
+    """Read and validate a manifest file, bounded."""
+    from preserve.crate.read import read_bounded  # the one bounded reader (crates use it)
 
-
-def read_limited(path: Path, limit: int) -> bytes:
-    """The bytes of ``path``, refused (not read) beyond ``limit`` bytes."""
     try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
-    except OSError as exc:
-        raise ManifestError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
+        data = read_bounded(path, MAX_MANIFEST_BYTES)
+    except CrateError as exc:
         raise ManifestError(
-            f"{path} is larger than {limit // 1024} KiB, far beyond any manifest",
-            hint="a manifest describes an analysis; data belongs in inputs",
-        )
-    return data
+            exc.message, hint="a manifest describes an analysis; data belongs in inputs"
+        ) from None
+    return parse_manifest(data, source=str(path))
 
 
 # libyaml's parser where PyYAML has it (about 30 times faster, and it caps nesting itself).

@@ -81,7 +81,7 @@ def analysis_with(tmp_path: Path, manifest: bytes) -> Path:
         (MANIFEST.encode() + b"description: caf\xe9\n", "not UTF-8 text (byte 0xe9 at offset"),
         (b"[" * 5000, "not valid YAML"),
         (b"- &a [*a]\n", "refused: an alias refers to a node that contains it"),
-        (MANIFEST.encode() + b"# padding\n" * 120_000, "larger than 1024 KiB"),
+        (MANIFEST.encode() + b"# padding\n" * 120_000, "is larger than 1 MiB; refusing to read it"),
         (MANIFEST.encode() + b"version: 2024-02-30\n", "a value cannot be read"),
     ],
 )
