@@ -32,8 +32,9 @@ from hypothesis import strategies as st
 
 from preserve import plugins
 from preserve.errors import PreserveError
-from preserve.progress import QUIET
-from preserve.runners.base import RunSpec
+from preserve.plugins import NoOptions
+from preserve.progress import QUIET, Progress
+from preserve.runners.base import ImageSource, ProvidedImage, Runner, RunSpec, open_runner
 from preserve.settings import Settings
 from tests.security.conftest import SECRET_ENV
 
@@ -54,12 +55,24 @@ class ContainerWouldStart(Exception):
 
 
 class RefusingRunner:
-    """A runner plug-in that records what it was asked to run and refuses to run it."""
+    """A runner plug-in that provides images as the Docker runner does (the crate's image
+    ID is checked for real) and refuses to start any container."""
 
     name = "fuzz-refuse"
+    options = NoOptions
+
+    def __init__(self, docker: Runner) -> None:
+        self.docker = docker
+
+    @classmethod
+    def from_settings(cls, options: NoOptions, settings: Settings) -> RefusingRunner:
+        return cls(open_runner(settings, "docker"))
 
     def describe(self) -> str:
         return "refuses every run"
+
+    def provide_image(self, image: ImageSource, *, progress: Progress) -> ProvidedImage:
+        return self.docker.provide_image(image, progress=progress)
 
     def run(self, spec: RunSpec, **_: Any) -> Any:
         raise ContainerWouldStart(spec)
@@ -68,11 +81,11 @@ class RefusingRunner:
 @pytest.fixture
 def refusing_runner(monkeypatch: pytest.MonkeyPatch) -> str:
     """Registered in the runner entry-point group, as a third-party runner would be."""
-    group = plugins._group(plugins.RUNNERS)
+    group = plugins._group(plugins.RUNNERS.entry_points)
     monkeypatch.setitem(
         group,
         RefusingRunner.name,
-        EntryPoint(RefusingRunner.name, f"{__name__}:RefusingRunner", plugins.RUNNERS),
+        EntryPoint(RefusingRunner.name, f"{__name__}:RefusingRunner", plugins.RUNNERS.entry_points),
     )
     return RefusingRunner.name
 
