@@ -69,6 +69,7 @@ def run_spec(record: CrateRecord) -> dict[str, Any]:
             for e in record.env
         ],
         "network": record.run.network,
+        "user": record.run.user,
         "resources": {"memory": m.memory, "cpus": m.cpus, "timeout": m.timeout},
         "tolerance": {"rtol": m.rtol, "atol": m.atol},
     }

@@ -103,6 +103,7 @@ class RunRecord:
     timeout: float | None = None
     runner: str = "docker"
     runner_version: str | None = None
+    user: str | None = None  # the user the command ran as in the container
 
     @property
     def status(self) -> str:

@@ -31,6 +31,12 @@ class Mount:
     read_only: bool = True
 
 
+# Every container (capture and rerun alike) runs with no new privileges, no
+# capabilities and a bounded number of processes; the capture runs so, which
+# demonstrates that the recorded run needed none of them.
+PIDS_LIMIT = 4096
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything a runner needs; nothing else from the host reaches the container."""
@@ -44,6 +50,7 @@ class RunSpec:
     memory: str | None = None
     cpus: float | None = None
     timeout: float | None = None
+    user: str | None = None  # None: the image's configured user (reported in RunResult.user)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class RunResult:
     cpu_seconds: float | None
     oom_killed: bool = False
     timed_out: bool = False
+    user: str | None = None  # the user the command ran as ("0" for an image without USER)
 
     @property
     def ok(self) -> bool:

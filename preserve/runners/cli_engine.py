@@ -29,21 +29,24 @@ def run_cli(
     """Run ``argv`` (a ``run --name NAME ...`` of ``executable``) to completion."""
     start = datetime.now(UTC)
     timed_out = False
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            subprocess.run([executable, "kill", name], capture_output=True)
-            code = proc.wait()
-    end = datetime.now(UTC)
-    inspect = subprocess.run(
-        [executable, "inspect", "--format", "{{.State.OOMKilled}}", name],
-        capture_output=True,
-        text=True,
-    )
-    subprocess.run([executable, "rm", "--force", name], capture_output=True)
+    try:
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            proc = subprocess.Popen(argv, stdout=out, stderr=err)
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                subprocess.run([executable, "kill", name], capture_output=True)
+                code = proc.wait()
+        end = datetime.now(UTC)
+        inspect = subprocess.run(
+            [executable, "inspect", "--format", "{{.State.OOMKilled}}", name],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        # Also on Ctrl-C or SIGTERM (raised as KeyboardInterrupt): the container goes.
+        subprocess.run([executable, "rm", "--force", name], capture_output=True)
     if code == CLI_FAILED and not timed_out:  # the CLI failed, not the analysis
         tool = Path(executable).name
         raise RunError(f"{tool} could not start the container: {stderr.read_text().strip()}")

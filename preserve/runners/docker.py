@@ -12,7 +12,7 @@ from preserve.errors import RunError
 from preserve.oci.engine_images import provide_in_engine
 from preserve.plugins import NoOptions
 from preserve.progress import Progress
-from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
+from preserve.runners.base import PIDS_LIMIT, ImageSource, ProvidedImage, RunResult, RunSpec
 from preserve.runners.cgroup import CgroupSampler
 from preserve.settings import Settings
 
@@ -38,7 +38,9 @@ class DockerRunner:
         from docker.types import Mount
 
         client = docker_client()
+        container = None
         try:
+            user = spec.user or image_user(client.images.get(spec.image).attrs)
             container = client.containers.create(
                 spec.image,
                 command=list(spec.command),
@@ -52,14 +54,13 @@ class DockerRunner:
                 mem_limit=spec.memory,
                 memswap_limit=spec.memory,  # no swap: an OOM is an OOM
                 nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+                user=user,
+                security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+                pids_limit=PIDS_LIMIT,
                 labels={"org.preserve.run": "true"},
                 detach=True,
             )
-        except ImageNotFound as exc:
-            raise RunError(f"image {spec.image} is not in the Docker Engine") from exc
-        except APIError as exc:
-            raise RunError(f"the Docker Engine refused the run: {exc.explanation or exc}") from exc
-        try:
             container.start()
             container.reload()
             sampler = CgroupSampler(int(container.attrs["State"]["Pid"])).start()
@@ -75,11 +76,15 @@ class DockerRunner:
             _save_logs(container, stdout, stderr)
             container.reload()
             state: dict[str, Any] = container.attrs["State"]
+        except ImageNotFound as exc:
+            raise RunError(f"image {spec.image} is not in the Docker Engine") from exc
         except APIError as exc:
-            raise RunError(f"the Docker Engine failed the run: {exc.explanation or exc}") from exc
+            raise RunError(f"the Docker Engine refused the run: {exc.explanation or exc}") from exc
         finally:
-            with contextlib.suppress(APIError):
-                container.remove(force=True)
+            # Also on Ctrl-C or SIGTERM (raised as KeyboardInterrupt): the container stops.
+            if container is not None:
+                with contextlib.suppress(APIError, requests.exceptions.RequestException):
+                    container.remove(force=True)
         return RunResult(
             exit_code=int(state["ExitCode"]),
             start=_parse_time(state["StartedAt"]),
@@ -88,7 +93,13 @@ class DockerRunner:
             cpu_seconds=sampler.cpu_seconds,
             oom_killed=bool(state.get("OOMKilled")),
             timed_out=timed_out,
+            user=user,
         )
+
+
+def image_user(attrs: dict[str, Any]) -> str:
+    """The user an image's command runs as: its ``USER``, else root ("0")."""
+    return str((attrs.get("Config") or {}).get("User") or "0")
 
 
 def _save_logs(container: Any, stdout: Path, stderr: Path) -> None:

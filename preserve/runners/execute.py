@@ -9,6 +9,7 @@ from logs already scrubbed of withheld values.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ from preserve.progress import Progress
 from preserve.runners.base import Mount, Runner, RunSpec
 from preserve.runners.command import expand_env, run_error, stderr_tail, substitute
 from preserve.runners.outdir import run_outdir
+from preserve.runners.outputs import remove_unsafe
 from preserve.scrub import Scrubber
+
+FULL = 1 << 20  # bytes free below which a failed run is reported as a full disk
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Recipe:
     memory: str | None = None
     cpus: float | None = None
     timeout: float | None = None
+    user: str | None = None  # None: the image's own user (capture); a rerun passes the recorded
 
 
 def execute(
@@ -68,11 +73,19 @@ def execute(
         )
     _scrub(logs, withheld)
     error = run_error(result, spec, logs / "stderr.txt")
+    unsafe = remove_unsafe(outdir)
+    if unsafe:
+        error = (f"{error}; " if error else "") + (
+            "the run left outputs that are not regular files (removed, never recorded): "
+            + ", ".join(unsafe)
+        )
     missing = [o for o in recipe.outputs if not (outdir / o).is_file()]
     if error is None and missing:
         error = "declared outputs missing after the run: " + ", ".join(missing)
         tail = stderr_tail(logs / "stderr.txt")
         error += f"; last lines of stderr:\n{tail}" if tail else ""
+    if error is not None and shutil.disk_usage(outdir).free < FULL:
+        error += f"; the file system of {outdir} is full"
     return RunRecord(
         id=f"#{id_prefix}-{uuid.uuid4()}",
         command=command,
@@ -92,6 +105,7 @@ def execute(
         timeout=recipe.timeout,
         runner=runner.name,
         runner_version=runner.describe(),
+        user=result.user,
     )
 
 
@@ -106,6 +120,7 @@ def _spec(recipe: Recipe, command: tuple[str, ...], mounts: Sequence[Mount]) -> 
         memory=recipe.memory,
         cpus=recipe.cpus,
         timeout=recipe.timeout,
+        user=recipe.user,
     )
 
 

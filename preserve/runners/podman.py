@@ -13,15 +13,16 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from preserve.errors import RunError
 from preserve.plugins import PluginOptions
 from preserve.progress import Progress
-from preserve.runners.base import ImageSource, ProvidedImage, RunResult, RunSpec
+from preserve.runners.base import PIDS_LIMIT, ImageSource, ProvidedImage, RunResult, RunSpec
 from preserve.runners.cli_engine import run_cli
 from preserve.settings import Settings
 
@@ -35,6 +36,10 @@ class PodmanOptions(PluginOptions):
 def podman_argv(spec: RunSpec, name: str, image: str) -> list[str]:
     """``podman run`` arguments equivalent to the Docker runner's container."""
     argv = ["podman", "run", "--name", name, "--network", "slirp4netns" if spec.network else "none"]
+    argv += ["--security-opt", "no-new-privileges", "--cap-drop", "all"]
+    argv += ["--pids-limit", str(PIDS_LIMIT)]
+    if spec.user:
+        argv += ["--user", spec.user]
     for m in spec.mounts:
         argv += [
             "--mount",
@@ -131,10 +136,21 @@ class PodmanRunner:
         return ProvidedImage(image.image_id or image.label, image.image_id)
 
     def run(self, spec: RunSpec, *, stdout: Path, stderr: Path, progress: Progress) -> RunResult:
-        name = f"preserve-{int(time.time() * 1000)}"
-        argv = podman_argv(spec, name, spec.image)
+        user = spec.user or self._user(spec.image)
+        name = f"preserve-{uuid.uuid4().hex[:16]}"
+        argv = podman_argv(replace(spec, user=user), name, spec.image)
         argv[0] = self._podman()
-        return run_cli(argv[0], argv, name, timeout=spec.timeout, stdout=stdout, stderr=stderr)
+        result = run_cli(argv[0], argv, name, timeout=spec.timeout, stdout=stdout, stderr=stderr)
+        return replace(result, user=user)
+
+    def _user(self, image: str) -> str:
+        """The image's ``USER``, else root ("0"), as the Docker runner does."""
+        out = subprocess.run(
+            [self._podman(), "image", "inspect", "--format", "{{.Config.User}}", image],
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip() or "0"
 
 
 def _succeeds(argv: list[str]) -> bool:

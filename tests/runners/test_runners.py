@@ -9,7 +9,7 @@ import pytest
 
 from preserve.errors import RunError
 from preserve.progress import QUIET
-from preserve.runners.base import Mount, RunSpec, open_runner
+from preserve.runners.base import PIDS_LIMIT, Mount, RunSpec, open_runner
 from preserve.runners.podman import podman_argv
 from preserve.settings import Settings
 
@@ -28,6 +28,11 @@ def test_docker_runner_isolation_and_usage(tmp_path: Path, base_image: str) -> N
         "print('no network' if ifaces == ['lo'] else f'network {ifaces}')\n"
         "try:\n    open('/in/x', 'w')\nexcept OSError: print('read-only')\n"
         "a = np.ones((2000, 4000)); open('/out/sum.txt', 'w').write(str(a.sum()))\n"
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
+        "pids = [p for p in ('/sys/fs/cgroup/pids.max', '/sys/fs/cgroup/pids/pids.max')\n"
+        "        if os.path.exists(p)]\n"
+        "print('hardening', status['NoNewPrivs'].strip(), status['CapEff'].strip(),\n"
+        "      status['CapBnd'].strip(), os.getuid(), open(pids[0]).read().strip())\n"
     )
     spec = RunSpec(
         image=base_image,
@@ -42,6 +47,9 @@ def test_docker_runner_isolation_and_usage(tmp_path: Path, base_image: str) -> N
     lines = (tmp_path / "o").read_text().split("\n")
     assert lines[0] == "42 yes None"  # only declared environment variables reach the run
     assert "no network" in lines and "read-only" in lines
+    # no new privileges, no capabilities at all, the image's user, a bounded process count
+    assert f"hardening 1 {'0' * 16} {'0' * 16} 0 {PIDS_LIMIT}" in lines
+    assert result.user == "0"
     assert (out / "sum.txt").read_text() == "8000000.0"
     assert result.peak_memory is not None and result.peak_memory > 60 * 2**20  # the 64 MB array
     assert result.end > result.start
