@@ -19,7 +19,7 @@ call the same functions::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from preserve.capture import CaptureResult
@@ -171,13 +171,19 @@ def rerun(
     settings: Settings | None = None,
     progress: Progress = QUIET,
     environ: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
+    allow_network: bool = False,
+    allow_unverified: Collection[str] = (),
 ) -> RerunResult:
     """Fetch, verify and rerun ``target`` (a DOI, an OCI reference or a crate
     directory) and compare every output with the published one.
 
     A rerun that finishes but does not reproduce *returns* (``reproduced`` is
     False); the command line turns that into :class:`NotReproduced` (exit 3).
-    ``inputs`` (``NAME -> URI or path``) runs on new data instead: no comparison.
+    ``inputs`` (``NAME -> URI or path``) runs on new data instead: no comparison,
+    unless the data's SHA-256 is the recorded input's. The reader decides what the
+    run may use: ``env`` (``NAME -> VALUE``, or None for the value in ``environ``),
+    ``allow_network``, and ``allow_unverified`` (inputs without a recorded checksum).
     """
     from preserve.rerun import rerun as _rerun
 
@@ -192,4 +198,7 @@ def rerun(
         overwrite=overwrite,
         progress=progress,
         environ=environ,
+        env=env,
+        allow_network=allow_network,
+        allow_unverified=allow_unverified,
     )

@@ -1,13 +1,19 @@
-"""Free-space checks before writing what a server claims to send."""
+"""Disk space and writes: free-space checks before writing what a server claims to send,
+and a full disk or an unwritable folder as a clear error."""
 
 from __future__ import annotations
 
+import errno
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from preserve.errors import PreserveError
+from preserve.errors import PreserveError, StorageError
 
 GiB = 1 << 30
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def check_free_space(
@@ -37,3 +43,24 @@ def check_free_space(
             f"{free / GiB:.1f} GiB are free{margin}",
             hint=hint,
         )
+
+
+@contextmanager
+def writing(target: Path, what: str) -> Iterator[None]:
+    """Turn a full disk or a refused write while writing ``what`` at ``target`` into an error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise StorageError(
+                f"no space left on the disk of {target.parent} while writing {what}"
+                + (f" ({exc.filename})" if exc.filename else ""),
+                hint="free space there, or choose another -o directory; "
+                "nothing partial was left behind",
+            ) from exc
+        if exc.errno in _DENIED:
+            raise StorageError(
+                f"cannot write {what} in {target.parent}: {exc.strerror}",
+                hint="choose a writable -o directory",
+            ) from exc
+        raise

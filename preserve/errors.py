@@ -78,6 +78,10 @@ class IntegrityError(PreserveError):
     """Content does not match its recorded size or digest."""
 
 
+class StorageError(PreserveError):
+    """A result could not be written: the disk is full, or the folder is not writable."""
+
+
 class CrateError(PreserveError):
     """An RO-Crate is missing, malformed, or lacks what an operation needs."""
 

@@ -172,6 +172,12 @@ def copy_tree_with_hash(
         return list(pool.map(copy, files))
 
 
+def closed_tree(root: Path) -> list[tuple[str, Path]]:
+    """(relpath, real path) of every file under ``root``, which must be a closed tree:
+    a DataError for a link leading outside it, a link loop, a FIFO, socket or device."""
+    return _walk(root.resolve(), root)[0]
+
+
 def _walk(root: Path, shown: Path) -> tuple[list[tuple[str, Path]], list[str]]:
     """(relpath, real path) of every file and the relpath of every folder under ``root``."""
     out: list[tuple[str, Path]] = []

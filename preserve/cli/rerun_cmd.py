@@ -34,6 +34,18 @@ def _input_pairs(
     return pairs
 
 
+def _env_pairs(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str | None]:
+    pairs: dict[str, str | None] = {}
+    for value in values:
+        name, sep, given = value.partition("=")
+        if not name:
+            raise click.BadParameter(f"{value!r} is not NAME or NAME=VALUE")
+        pairs[name] = given if sep else None
+    return pairs
+
+
 @click.command()
 @click.argument("target", metavar="DOI|REF|CRATE_DIR")
 @click.option(
@@ -51,6 +63,27 @@ def _input_pairs(
     callback=_input_pairs,
     help="Run on new data for input NAME (no comparison). Repeatable.",
 )
+@click.option(
+    "--env",
+    "env",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    callback=_env_pairs,
+    help="Pass variable NAME (your value, or VALUE) to the run; nothing else of your "
+    "environment reaches it. Repeatable.",
+)
+@click.option(
+    "--allow-network",
+    is_flag=True,
+    help="Give the run a network when the crate asks for one (recorded in the rerun crate).",
+)
+@click.option(
+    "--allow-unverified-input",
+    "allow_unverified",
+    multiple=True,
+    metavar="NAME",
+    help="Use input NAME although the crate records no checksum for it (recorded). Repeatable.",
+)
 @click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance for numbers.")
 @click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance for numbers.")
 @click.option(
@@ -67,6 +100,9 @@ def rerun(
     output: Path | None,
     runner: str | None,
     inputs: dict[str, str],
+    env: dict[str, str | None],
+    allow_network: bool,
+    allow_unverified: tuple[str, ...],
     rtol: float | None,
     atol: float | None,
     timeout: float | None,
@@ -85,6 +121,9 @@ def rerun(
         runner=runner,
         output=output,
         inputs=inputs,
+        env=env,
+        allow_network=allow_network,
+        allow_unverified=allow_unverified,
         rtol=rtol,
         atol=atol,
         timeout=timeout,

@@ -8,7 +8,8 @@ algorithm the server reported, to tell transfer corruption from a changed
 input), verified, and only then renamed into place. A failed verification
 deletes the temporary file: nothing unverified is ever cached. Concurrent
 stagers write distinct temporary files and rename atomically, so they cannot
-corrupt each other.
+corrupt each other, and a lock per expected checksum makes the others wait
+for the first download instead of repeating it.
 
 Everything a remote input costs on the network (description, download,
 retries, resumption) runs under one deadline, ``network.stage_deadline``: a
@@ -34,6 +35,7 @@ from preserve.data.file import FileResolver, local_path
 from preserve.disk import GiB, check_free_space
 from preserve.errors import DataError, IntegrityError
 from preserve.hashing import ALGORITHMS, Hasher, new_hasher, sha256_file
+from preserve.locks import exclusive, lock_path
 from preserve.progress import QUIET, Progress
 from preserve.settings import Settings
 
@@ -69,10 +71,36 @@ def stage(
     if scheme_of(uri) == "file":
         return _stage_local(name, uri, expected, expected_size, progress)
     cache = cache_root(settings)
-    if expected:
+    if not expected:
+        return _download(name, uri, settings, None, expected_size, progress)
+    hit = _cached(name, uri, cache, expected, expected_size)
+    if hit:
+        return hit
+    # One download per input among concurrent stagers; the others wait, then find it cached.
+    with exclusive(lock_path(settings.cache_dir, "data", expected)):
         hit = _cached(name, uri, cache, expected, expected_size)
         if hit:
             return hit
+        return _download(name, uri, settings, expected, expected_size, progress)
+
+
+def cached_input(
+    name: str, uri: str, settings: Settings, sha256: str | None, size: int | None
+) -> StagedData | None:
+    """The verified copy of an input in the cache, if there is one; nothing is fetched."""
+    expected = _check_expected(name, sha256)
+    return _cached(name, uri, cache_root(settings), expected, size) if expected else None
+
+
+def _download(
+    name: str,
+    uri: str,
+    settings: Settings,
+    expected: str | None,
+    expected_size: int | None,
+    progress: Progress,
+) -> StagedData:
+    cache = cache_root(settings)
     resolver = resolver_for(uri, settings)
     limit = settings.network.stage_deadline
     with net.deadline(

@@ -5,7 +5,9 @@
    the image by its recorded digest, every input against its recorded size and
    checksum. Crates, images and inputs are cached by content digest, so a second
    rerun downloads nothing; nothing that failed verification is cached.
-3. Run the recorded command, configuration, environment and network policy.
+3. Run the recorded command and configuration, confined (``confine.py``): every
+   path the crate names stays inside it, inputs come from the verified cache,
+   and the reader decides the environment, the network and unverified inputs.
 4. Compare every output with the published one and write a new Process Run
    Crate for the rerun, linked to the original, with the per-output verdicts.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,15 @@ from typing import Any
 from preserve.compare import OutputComparison, compare_output, reproduced
 from preserve.crate.jsonld import iso
 from preserve.crate.model import OUTPUTS_DIR, RunRecord
-from preserve.crate.plan import read_plan
+from preserve.crate.plan import RerunPlan, read_plan
 from preserve.crate.target import check_target, finalize, staging_dir
-from preserve.errors import DataError, RunError
+from preserve.disk import writing
+from preserve.errors import ConfigError, DataError, RunError
+from preserve.locks import exclusive, lock_path
 from preserve.progress import QUIET, Progress
+from preserve.rerun.confine import check_plan, check_tree
 from preserve.rerun.execute import run_rerun
-from preserve.rerun.fetch import environment, fetch_image, stage_inputs
+from preserve.rerun.fetch import StagedInput, environment, fetch_image, stage_inputs
 from preserve.rerun.locate import Origin, locate
 from preserve.rerun.record import write_rerun_crate
 from preserve.runners.base import open_runner
@@ -88,55 +93,101 @@ def rerun(
     overwrite: bool = False,
     progress: Progress = QUIET,
     environ: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
+    allow_network: bool = False,
+    allow_unverified: Collection[str] = (),
 ) -> RerunResult:
-    """Rerun ``target`` (DOI, OCI reference or crate directory); see the module docstring."""
+    """Rerun ``target`` (DOI, OCI reference or crate directory); see the module docstring.
+
+    The reader, not the crate, decides what the run may use: ``env`` names the
+    variables to pass (``NAME: None`` takes the value from ``environ``),
+    ``allow_network`` gives a crate that asks for it a network, and
+    ``allow_unverified`` names remote inputs to use without a recorded checksum.
+    """
     environ = os.environ if environ is None else environ
     overrides = dict(inputs or {})
     runner = open_runner(settings)  # configuration errors before anything is fetched
     origin = locate(target, settings, progress)
+    check_tree(origin.crate_dir)
     plan = read_plan(origin.crate_dir)
+    check_plan(plan)
     manifest = plan.manifest
-    unknown = sorted(set(overrides) - {i.name for i in plan.inputs})
-    if unknown:
-        known = ", ".join(i.name for i in plan.inputs) or "none"
-        raise DataError(f"--input names unknown input(s) {', '.join(unknown)} (known: {known})")
+    _check_names("--input", overrides, plan)
+    _check_names("--allow-unverified-input", allow_unverified, plan)
+    if plan.spec["network"] and not allow_network:
+        raise ConfigError(
+            "the crate asks for network access during the run; a rerun has no network "
+            "unless you allow it",
+            hint="pass --allow-network to give the run a network (the rerun crate records that)",
+        )
+    run_env = environment(plan.spec["env"], env or {}, environ)
     rtol, atol = tolerances(plan.spec.get("tolerance"), rtol, atol)
 
     rerun_dir = (output or Path.cwd() / f"{manifest.name}-rerun").resolve()
     check_target(rerun_dir, overwrite)
-    image = fetch_image(plan, settings, runner, progress)
-    staged = stage_inputs(plan, overrides, settings, progress)
-    env, env_records = environment(plan, environ)
+    with exclusive(lock_path(settings.cache_dir, "image", str(plan.image_ref or plan.image_id))):
+        image = fetch_image(plan, settings, runner, progress)
+    staged = stage_inputs(plan, overrides, settings, progress, allow_unverified)
+    new_data = any(not s.as_recorded for s in staged.values())
 
-    staging = staging_dir(rerun_dir)
-    try:
-        run = run_rerun(plan, image, staged, env, timeout, runner, staging, progress)
-        comparisons: tuple[OutputComparison, ...] = ()
-        if not overrides and run.error is None:
-            progress.step("comparing outputs with the published ones")
-            comparisons = tuple(
-                compare_output(
-                    plan.crate_dir / o.entity_id,
-                    _present(staging / OUTPUTS_DIR / o.path),
-                    rtol=rtol,
-                    atol=atol,
-                    path=o.path,
+    with writing(rerun_dir, "the rerun crate"):
+        staging = staging_dir(rerun_dir)
+        try:
+            run = run_rerun(plan, image, staged, run_env, timeout, runner, staging, progress)
+            comparisons: tuple[OutputComparison, ...] = ()
+            if not new_data and run.error is None:
+                progress.step("comparing outputs with the published ones")
+                comparisons = tuple(
+                    compare_output(
+                        o.published,  # confined by the crate reader
+                        _present(staging / OUTPUTS_DIR / o.path),
+                        rtol=rtol,
+                        atol=atol,
+                        path=o.path,
+                    )
+                    for o in plan.outputs
                 )
-                for o in plan.outputs
+            notes = _granted(plan, allow_network, staged)
+            write_rerun_crate(
+                plan,
+                origin,
+                manifest,
+                staged,
+                run_env.records,
+                run,
+                comparisons,
+                staging,
+                settings,
+                notes,
             )
-        write_rerun_crate(
-            plan, origin, manifest, staged, env_records, run, comparisons, staging, settings
-        )
-        finalize(staging, rerun_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            finalize(staging, rerun_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     if run.error is not None:
         raise RunError(
             f"the rerun failed: {run.error}",
             hint=f"the crate {rerun_dir} records the failed rerun with its logs",
         )
-    return RerunResult(target, origin, rerun_dir, run, comparisons, bool(overrides), rtol, atol)
+    return RerunResult(target, origin, rerun_dir, run, comparisons, new_data, rtol, atol)
+
+
+def _check_names(option: str, names: Collection[str], plan: RerunPlan) -> None:
+    unknown = sorted(set(names) - {i.name for i in plan.inputs})
+    if unknown:
+        known = ", ".join(i.name for i in plan.inputs) or "none"
+        raise DataError(f"{option} names unknown input(s) {', '.join(unknown)} (known: {known})")
+
+
+def _granted(plan: RerunPlan, allow_network: bool, staged: Mapping[str, StagedInput]) -> str:
+    """What the reader allowed beyond the defaults, for the rerun crate."""
+    notes = []
+    if allow_network and plan.spec["network"]:
+        notes.append("network access (--allow-network)")
+    unverified = [n for n, s in staged.items() if not s.verified]
+    if unverified:
+        notes.append("inputs without a recorded checksum: " + ", ".join(unverified))
+    return "The reader allowed " + "; ".join(notes) + "." if notes else ""
 
 
 def tolerances(

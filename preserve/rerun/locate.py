@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from preserve.crate.archive import is_zip, unzip_crate
 from preserve.crate.model import CRATE_METADATA
 from preserve.errors import CrateError
 from preserve.hashing import hash_files
+from preserve.locks import exclusive, lock_path
 from preserve.oci.refs import OciRef, looks_like_path
 from preserve.oci.stores import open_store
 from preserve.progress import Progress
@@ -66,15 +68,20 @@ def locate(target: str, settings: Settings, progress: Progress) -> Origin:
     digest = crate_ref.digest
     assert digest is not None
     cached = settings.cache_dir / "crates" / digest.replace(":", "-")
-    if not (cached / CRATE_METADATA).is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        crate_ref = pull_crate(store, crate_ref, cached, progress).ref
-    else:
-        progress.step(f"crate {digest[:19]} is cached")
+    # Concurrent reruns of one crate: one pulls (into a folder renamed when complete),
+    # the others wait for the lock and find it cached.
+    with exclusive(lock_path(settings.cache_dir, "crate", digest)):
+        if not (cached / CRATE_METADATA).is_file():
+            shutil.rmtree(cached, ignore_errors=True)  # an entry damaged by hand
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            crate_ref = pull_crate(store, crate_ref, cached, progress).ref
+        else:
+            progress.step(f"crate {digest[:19]} is cached")
     return Origin(cached, doi, crate_ref.pinned())
 
 
 def _unzipped(path: Path, settings: Settings) -> Path:
     """A zipped crate, unpacked once into the cache under the digest of the zip."""
     digest = hash_files([path])[path].sha256
-    return unzip_crate(path, settings.cache_dir / "crates" / f"zip-{digest}")
+    with exclusive(lock_path(settings.cache_dir, "zip", digest)):  # one unpacks, others wait
+        return unzip_crate(path, settings.cache_dir / "crates" / f"zip-{digest}")

@@ -44,6 +44,7 @@ def write_rerun_crate(
     comparisons: tuple[OutputComparison, ...],
     staging: Path,
     settings: Settings,
+    granted: str = "",
 ) -> None:
     view = plan.view
     copy_confined(view, ANALYSIS_DIR, staging)
@@ -111,6 +112,8 @@ def write_rerun_crate(
     action["name"] = f"{what} — {manifest.name}"
     if based_on:
         action["description"] += f". Rerun of {based_on}."
+    if granted:
+        action["description"] += f" {granted}"
     write_document(staging, document)
 
 

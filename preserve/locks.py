@@ -1,0 +1,36 @@
+"""Exclusive locks between processes sharing a cache (captures, reruns, pushes).
+
+An advisory ``flock`` on a small file: released when the holder closes it or
+dies, so a killed process never leaves a cache locked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from preserve.errors import ConfigError
+
+
+def lock_path(cache_dir: Path, kind: str, key: str) -> Path:
+    """The lock file for entry ``key`` of a cache (kept apart from the cache's entries)."""
+    return cache_dir / "locks" / f"{kind}-{key.replace(':', '-').replace('/', '_')}.lock"
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` for the block, waiting for another holder."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("a")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the lock file {path}: {exc.strerror or exc}",
+            hint="make the cache directory writable, or point cache_dir (PRESERVE_CACHE_DIR) "
+            "elsewhere",
+        ) from exc
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
