@@ -134,10 +134,12 @@ def publish(
     cites: Sequence[str] = (),
     settings: Settings | None = None,
     progress: Progress = QUIET,
+    allow_failed: bool = False,
 ) -> PublishResult:
     """Push a crate directory or reference if needed, then register a DOI that
     pins the crate and image digests, with ``provider`` (default: the configured
-    one). Safe to run again: the same crate always gets the same DOI."""
+    one). Safe to run again: the same crate always gets the same DOI. A crate
+    whose run failed is refused unless ``allow_failed`` (the DOI then says so)."""
     from preserve.publish import publish as _publish
 
     return _publish(
@@ -148,6 +150,7 @@ def publish(
         supplement_to=tuple(supplement_to),
         cites=tuple(cites),
         progress=progress,
+        allow_failed=allow_failed,
     )
 
 

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from preserve.crate.io import write_atomic
 from preserve.errors import RunError
 from preserve.progress import QUIET
 from preserve.runners.base import Runner, RunSpec
@@ -53,7 +54,7 @@ def software_inventory(
             text = ""
     inventory = parse_inventory(text, image_id)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(inventory, indent=2))
+    write_atomic(cached, json.dumps(inventory, indent=2))  # concurrent captures read it
     return inventory
 
 

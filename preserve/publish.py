@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from preserve.crate.archive import crate_folder, is_zip
-from preserve.crate.model import CRATE_METADATA
+from preserve.crate.model import CRATE_METADATA, FAILED
 from preserve.crate.read import Person, read_crate
 from preserve.crate.update import crate_doi, set_doi
 from preserve.doi.metadata import (
@@ -78,16 +78,31 @@ def publish(
     supplement_to: tuple[str, ...] = (),
     cites: tuple[str, ...] = (),
     progress: Progress = QUIET,
+    allow_failed: bool = False,
 ) -> PublishResult:
-    """Publish a crate directory, or a crate already in a registry given by reference."""
+    """Publish a crate directory, or a crate already in a registry given by reference.
+
+    A crate whose run failed gets no DOI, unless ``allow_failed``: then its DOI
+    metadata says that the run failed, and why.
+    """
     provider = open_provider(settings, provider_name)  # configuration errors first
     path = Path(target)
     if path.is_dir():
-        return _publish_dir(path, settings, provider, to, supplement_to, cites, progress)
+        return _publish_dir(
+            path, settings, provider, to, supplement_to, cites, progress, allow_failed=allow_failed
+        )
     if is_zip(path):  # published from an unpacked copy: the zip stays as it is
         with crate_folder(path, _scratch(settings)) as crate_dir:
             return _publish_dir(
-                crate_dir, settings, provider, to, supplement_to, cites, progress, keep_dir=False
+                crate_dir,
+                settings,
+                provider,
+                to,
+                supplement_to,
+                cites,
+                progress,
+                keep_dir=False,
+                allow_failed=allow_failed,
             )
     if looks_like_path(target):
         raise CrateError(
@@ -109,6 +124,7 @@ def publish(
             cites,
             progress,
             keep_dir=False,
+            allow_failed=allow_failed,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -130,8 +146,16 @@ def _publish_dir(
     progress: Progress,
     *,
     keep_dir: bool = True,
+    allow_failed: bool = False,
 ) -> PublishResult:
     writable_crate(crate_dir)  # another tool's crate: refused before anything is pushed
+    failure = run_failure(crate_dir)
+    if failure and not allow_failed:
+        raise CrateError(
+            f"the crate records a failed run ({failure}); a DOI would present it as a result",
+            hint="fix the analysis and capture it again, or pass --allow-failed-run to publish "
+            "it with the failure stated in the DOI metadata",
+        )
     if not provider.local_only and _is_local(crate_dir, settings, to):
         raise ConfigError(
             f"the {provider.name} provider needs the crate in a registry others can reach",
@@ -148,6 +172,9 @@ def _publish_dir(
     info = publication_info(
         crate_dir, doi, pushed, settings, provider, supplement_to=supplement_to, cites=cites
     )
+    if failure:
+        note = f"The recorded run failed: {failure}."
+        info = replace(info, description=f"{note} {info.description or ''}".strip())
     record = mint(provider, doi, build_attributes(info), progress=progress)
     return PublishResult(
         doi=record.doi,
@@ -159,6 +186,14 @@ def _publish_dir(
         crate_dir=crate_dir if keep_dir else None,
         globally_resolvable=provider.globally_resolvable,
     )
+
+
+def run_failure(crate_dir: Path) -> str | None:
+    """Why the crate's run failed (first line), or None when it completed."""
+    action = read_crate(crate_dir).action
+    if action is None or action.status != FAILED:
+        return None
+    return (action.error or "no reason recorded").splitlines()[0]
 
 
 def _digest(pushed: PushResult) -> str:

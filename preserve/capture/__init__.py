@@ -36,8 +36,10 @@ from preserve.crate.io import dumps, write_metadata
 from preserve.crate.jsonld import iso
 from preserve.crate.model import COMPLETED, FAILED, OUTPUTS_DIR, CrateRecord
 from preserve.crate.target import check_target, finalize, staging_dir
+from preserve.disk import writing
 from preserve.errors import RunError
 from preserve.inventory import software_inventory
+from preserve.locks import exclusive, lock_path
 from preserve.manifest import Manifest, load_manifest
 from preserve.oci.engine_images import engine_source
 from preserve.progress import QUIET, Progress
@@ -97,15 +99,16 @@ def capture(
     check_target(crate_dir, overwrite)
     source = source_info(directory, allow_dirty=allow_dirty, exclude=(crate_dir,))
 
-    staging = staging_dir(crate_dir)
-    try:
-        result = _capture_into(
-            staging, directory, manifest, source, settings, progress, environ, crate_dir
-        )
-        finalize(staging, crate_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with writing(crate_dir, "the crate"):
+        staging = staging_dir(crate_dir)
+        try:
+            result = _capture_into(
+                staging, directory, manifest, source, settings, progress, environ, crate_dir
+            )
+            finalize(staging, crate_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     result = CaptureResult(crate_dir, result.image, result.record, result.warnings)
     run = result.record.run
     if run.status == FAILED:
@@ -147,7 +150,11 @@ def _capture_into(
     if config and config.withheld_keys and manifest.config:
         replaced.add(PurePosixPath(manifest.config).as_posix())
     analysis_files = scrubbed
-    with build_context(directory, staging, replaced, exclude) as context:
+    # Concurrent captures of one analysis build it once; the others reuse the image.
+    with (
+        exclusive(lock_path(settings.cache_dir, "build", str(directory))),
+        build_context(directory, staging, replaced, exclude) as context,
+    ):
         image = open_builder(settings, manifest.builder).build(context, manifest, progress=progress)
     runnable = runner.provide_image(engine_source(image.image_id), progress=progress).name
 

@@ -9,9 +9,11 @@ Exit codes: 0 success, 1 error, 2 usage error, 3 rerun did not reproduce.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.markup import escape
@@ -20,6 +22,7 @@ from preserve import __version__
 from preserve.cli._context import AppContext
 from preserve.cli._render import err_console, print_json
 from preserve.errors import EXIT_ERROR, EXIT_USAGE, NotReproduced, PreserveError
+from preserve.signals import Terminated, terminate_as_interrupt
 
 COMMANDS = {
     "doctor": "preserve.cli.doctor_cmd:doctor",
@@ -75,13 +78,16 @@ def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     debug, as_json = "--debug" in args, "--json" in args
     try:
-        code = cli.main(args=argv, prog_name="preserve", standalone_mode=False)
+        with terminate_as_interrupt():
+            code = cli.main(args=argv, prog_name="preserve", standalone_mode=False)
     except PreserveError as exc:
         if debug:
             traceback.print_exc()
         # rerun --json has printed its report, which says why it did not reproduce.
         _fail(exc.message, exc.hint, exc.exit_code, as_json and not isinstance(exc, NotReproduced))
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns it into Abort
+            _interrupted(exc.__context__, as_json)
         _fail("aborted", None, EXIT_ERROR, as_json)
     except click.ClickException as exc:
         code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
@@ -90,12 +96,18 @@ def main(argv: list[str] | None = None) -> None:
             print_json({"error": exc.format_message(), "hint": hint, "exit_code": code})
         exc.show()
         sys.exit(code)
-    except KeyboardInterrupt:
-        _fail("interrupted", None, 130, as_json)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, as_json)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str, hint: str | None, code: int, as_json: bool) -> None:
+def _interrupted(exc: KeyboardInterrupt, as_json: bool) -> NoReturn:
+    """Ctrl-C or SIGTERM: the cleanup ran on the way out; exit as the signal says."""
+    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+    _fail(f"stopped by {signal.Signals(signum).name}", None, 128 + signum, as_json)
+
+
+def _fail(message: str, hint: str | None, code: int, as_json: bool) -> NoReturn:
     """Show an error (stderr; with --json also on stdout, as JSON) and exit with ``code``."""
     if as_json:
         print_json({"error": message, "hint": hint, "exit_code": code})

@@ -27,6 +27,12 @@ from preserve.errors import MissingSecret
     help="The publication this analysis supplements (IsSupplementTo).",
 )
 @click.option("--cites", multiple=True, metavar="DOI", help="A work this analysis cites.")
+@click.option(
+    "--allow-failed-run",
+    "allow_failed",
+    is_flag=True,
+    help="Publish a crate whose run failed; the DOI metadata says so.",
+)
 @json_option()
 @click.pass_obj
 def publish(
@@ -36,6 +42,7 @@ def publish(
     to: str | None,
     supplement_to: tuple[str, ...],
     cites: tuple[str, ...],
+    allow_failed: bool,
     as_json: bool,
 ) -> None:
     """Push the crate and image if needed, then register a DOI pinning their digests."""
@@ -52,6 +59,7 @@ def publish(
                 supplement_to=supplement_to,
                 cites=cites,
                 progress=progress_for(as_json),
+                allow_failed=allow_failed,
             )
             break
         except MissingSecret as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class DockerRunner:
         from docker.types import Mount
 
         client = docker_client()
-        container = None
+        name = f"preserve-run-{uuid.uuid4().hex[:16]}"
         try:
             user = spec.user or image_user(client.images.get(spec.image).attrs)
             container = client.containers.create(
@@ -59,6 +60,7 @@ class DockerRunner:
                 cap_drop=["ALL"],
                 pids_limit=PIDS_LIMIT,
                 labels={"org.preserve.run": "true"},
+                name=name,
                 detach=True,
             )
             container.start()
@@ -81,10 +83,10 @@ class DockerRunner:
         except APIError as exc:
             raise RunError(f"the Docker Engine refused the run: {exc.explanation or exc}") from exc
         finally:
-            # Also on Ctrl-C or SIGTERM (raised as KeyboardInterrupt): the container stops.
-            if container is not None:
-                with contextlib.suppress(APIError, requests.exceptions.RequestException):
-                    container.remove(force=True)
+            # Also on Ctrl-C or SIGTERM (raised as KeyboardInterrupt): the container goes,
+            # found by name in case the interruption came before create() returned.
+            with contextlib.suppress(APIError, requests.exceptions.RequestException):
+                client.api.remove_container(name, force=True)
         return RunResult(
             exit_code=int(state["ExitCode"]),
             start=_parse_time(state["StartedAt"]),
