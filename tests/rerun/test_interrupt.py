@@ -49,7 +49,7 @@ def _container_of(tmp_path: Path, proc: subprocess.Popen[str]) -> Any:
             if any(str(m.get("Source", "")).startswith(str(tmp_path)) for m in mounts):
                 return container
         time.sleep(0.2)
-    out, err = proc.communicate()
+    _, err = proc.communicate()
     raise AssertionError(f"no container appeared: {err}")
 
 
