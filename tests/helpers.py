@@ -127,3 +127,14 @@ def crate_files(crate: Path) -> list[Path]:
 def load_graph(crate: Path) -> dict[str, dict[str, Any]]:
     doc = json.loads((crate / "ro-crate-metadata.json").read_text())
     return {e["@id"]: e for e in doc["@graph"]}
+
+
+@contextmanager
+def small_filesystem(path: Path, size: str = "256k") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``path`` (the tests run as root), to fill up."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)

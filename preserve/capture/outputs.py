@@ -12,23 +12,11 @@ from preserve.crate.model import (
     OUTPUTS_DIR,
     FileRecord,
 )
-from preserve.errors import ManifestError, PreserveError
+from preserve.errors import PreserveError
 from preserve.hashing import hash_files
 from preserve.manifest import Manifest
 from preserve.mediatypes import guess
-from preserve.runners.outputs import path_problem
 from preserve.scrub import Scrubber
-
-
-def check_declared(manifest: Manifest) -> None:
-    """Every declared output names a place inside the output folder."""
-    for rel in manifest.outputs:
-        problem = path_problem(rel)
-        if problem:
-            raise ManifestError(
-                f"preserve.yaml: output {rel!r} {problem}",
-                hint="outputs are paths relative to {outdir}, e.g. result.h5 or plots/fit.png",
-            )
 
 
 def log_records(staging: Path) -> list[FileRecord]:
