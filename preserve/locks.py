@@ -7,6 +7,7 @@ dies, so a killed process never leaves a cache locked.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +16,8 @@ from preserve.errors import ConfigError
 
 
 def lock_path(cache_dir: Path, kind: str, key: str) -> Path:
-    """The lock file for entry ``key`` of a cache (kept apart from the cache's entries)."""
-    return cache_dir / "locks" / f"{kind}-{key.replace(':', '-').replace('/', '_')}.lock"
+    """The lock file for entry ``key`` (a digest, reference or path) of a cache."""
+    return cache_dir / "locks" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()}.lock"
 
 
 @contextmanager
