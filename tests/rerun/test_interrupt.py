@@ -44,10 +44,11 @@ def _container_of(tmp_path: Path, proc: subprocess.Popen[str]) -> Any:
     client = docker_client()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        for container in client.containers.list(filters={"label": "org.preserve.run=true"}):
-            mounts = container.attrs.get("Mounts") or []
+        # the low-level list: other tests' containers may vanish while it is read
+        for found in client.api.containers(filters={"label": "org.preserve.run=true"}):
+            mounts = found.get("Mounts") or []
             if any(str(m.get("Source", "")).startswith(str(tmp_path)) for m in mounts):
-                return container
+                return client.containers.get(found["Id"])
         time.sleep(0.2)
     _, err = proc.communicate()
     raise AssertionError(f"no container appeared: {err}")
@@ -87,6 +88,6 @@ def test_signal_stops_the_container_and_cleans_up(
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, err
     assert "Traceback" not in err
-    assert not [c for c in docker_client().containers.list(all=True) if c.id == container.id]
+    assert docker_client().api.containers(all=True, filters={"id": container.id}) == []
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")]
     assert leftovers == [] and not (tmp_path / "out").exists()
