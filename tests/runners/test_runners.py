@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,12 @@ def test_podman_argv_matches_the_docker_contract() -> None:
     assert "type=bind,src=/data/a,dst=/in/a,ro" in argv
     assert "type=bind,src=/o,dst=/out" in argv
     assert argv[argv.index("--memory-swap") + 1] == "1g"
+    assert argv[argv.index("--security-opt") + 1] == "no-new-privileges"
+    assert argv[argv.index("--cap-drop") + 1] == "all"
+    assert argv[argv.index("--pids-limit") + 1] == str(PIDS_LIMIT)
+    assert "--user" not in argv  # the runner passes the image's user explicitly
+    with_user = podman_argv(replace(spec, user="1000:100"), "n", "img")
+    assert with_user[with_user.index("--user") + 1] == "1000:100"
     assert argv[-3:] == ["img", "python3", "x.py"]
 
 
