@@ -61,7 +61,8 @@ def _env_pairs(
     multiple=True,
     metavar="NAME=URI",
     callback=_input_pairs,
-    help="Run on new data for input NAME (no comparison). Repeatable.",
+    help="Run on new data for input NAME (no comparison, unless its SHA-256 is the "
+    "recorded input's). Repeatable.",
 )
 @click.option(
     "--env",
