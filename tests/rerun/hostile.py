@@ -62,7 +62,16 @@ def edit(crate: Path, name: str, change: Callable[[Any], None]) -> None:
 
 
 def spec(crate: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Edit the recipe, and re-pin it in the JSON-LD as an attacker would."""
     edit(crate, "preserve-run.json", change)
+    data = (crate / "preserve-run.json").read_bytes()
+
+    def pin(document: Any) -> None:
+        for entity in document["@graph"]:
+            if entity["@id"] == "preserve-run.json":
+                entity.update(sha256=hashlib.sha256(data).hexdigest(), contentSize=str(len(data)))
+
+    edit(crate, "ro-crate-metadata.json", pin)
 
 
 def add_entity(crate: Path, entity: dict[str, Any]) -> None:
@@ -99,12 +108,12 @@ CASES = [
     Case(
         "input-absolute-path",
         lambda c: input_entity(c, "/run/", remote=False),
-        ("input 'data' names '/run/'", "not a path inside the crate"),
+        ("the crate names '/run/'", "not a path inside the crate"),
     ),
     Case(
         "input-dotdot-path",
         lambda c: input_entity(c, "analysis/../../../../../etc/hostname", remote=False),
-        ("'analysis/../../../../../etc/hostname'", "leads outside the crate"),
+        ("'analysis/../../../../../etc/hostname'", "not a path inside the crate"),
     ),
     Case(
         "config-absolute-path",
@@ -117,7 +126,7 @@ CASES = [
     Case(
         "config-missing-from-graph",
         lambda c: spec(c, lambda s: s["config"].update(entity="analysis/other.json")),
-        ("config 'analysis/other.json'", "metadata does not describe"),
+        ("analysis/other.json as the configuration", "the crate does not describe"),
     ),
     Case(
         "file-uri-input-without-checksum",
@@ -145,12 +154,12 @@ CASES = [
     Case(
         "output-escapes-folder",
         lambda c: spec(c, lambda s: s.update(outputs=["../../../../../etc/hostname"])),
-        ("output '../../../../../etc/hostname'", "not a plain path"),
+        ("'outputs/../../../../../etc/hostname'", "not a path inside the crate"),
     ),
     Case(
         "carried-file-escapes",
         lambda c: add_entity(c, {"@id": "environment/../../../../etc/hostname", "@type": "File"}),
-        ("'environment/../../../../etc/hostname'", "leads outside the crate"),
+        ("'environment/../../../../etc/hostname'", "not a path inside the crate"),
     ),
     Case(
         "mount-over-host-path",

@@ -8,16 +8,10 @@ from typing import Any
 
 import pytest
 
-from preserve.crate.plan import RerunPlan
 from preserve.errors import ConfigError, CrateError
 from preserve.rerun.confine import check_mount, check_tree, crate_path
 from preserve.rerun.execute import limits
 from preserve.rerun.fetch import environment
-
-
-def _plan(env: list[dict[str, Any]]) -> RerunPlan:
-    spec = {"env": env, "network": False}
-    return RerunPlan(Path("/nonexistent"), {"@graph": []}, spec, None, None, (), (), None)
 
 
 @pytest.mark.parametrize(
@@ -55,23 +49,23 @@ def test_mounts_must_lie_under_preserve_and_not_over_the_outputs(mount: str) -> 
 
 
 def test_the_reader_decides_the_environment() -> None:
-    plan = _plan([{"name": "MODE", "value": "fast"}, {"name": "TOKEN", "withheld": True}])
+    recorded = [{"name": "MODE", "value": "fast"}, {"name": "TOKEN", "withheld": True}]
     reader = {"TOKEN": "ghp_" + "a" * 36, "HOME": "/root"}
     with pytest.raises(ConfigError, match="TOKEN was withheld") as refused:
-        environment(plan, {}, reader)
+        environment(recorded, {}, reader)
     assert "--env TOKEN" in str(refused.value.hint)
-    env = environment(plan, {"TOKEN": None}, reader)
+    env = environment(recorded, {"TOKEN": None}, reader)
     assert env.values == {"MODE": "fast", "TOKEN": reader["TOKEN"]}  # HOME never
     assert [(r.name, r.value, r.withheld) for r in env.records] == [
         ("MODE", "fast", False),
         ("TOKEN", None, True),
     ]
     assert env.withheld == [reader["TOKEN"]]
-    assert environment(plan, {"TOKEN": "x", "MODE": "slow"}, {}).values["MODE"] == "slow"
+    assert environment(recorded, {"TOKEN": "x", "MODE": "slow"}, {}).values["MODE"] == "slow"
     with pytest.raises(ConfigError, match="does not declare: HOME"):
-        environment(plan, {"HOME": None, "TOKEN": "x"}, reader)
+        environment(recorded, {"HOME": None, "TOKEN": "x"}, reader)
     with pytest.raises(ConfigError, match="TOKEN is not set in your environment"):
-        environment(plan, {"TOKEN": None}, {})
+        environment(recorded, {"TOKEN": None}, {})
 
 
 @pytest.mark.parametrize(

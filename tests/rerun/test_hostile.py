@@ -1,7 +1,10 @@
 """A crate is hostile input: each attack is refused before a container starts, or contained.
 
-Every case runs twice: on the crate directory, and published (local OCI store,
-sandbox DOI) then rerun from its DOI with a cold cache, as a reader would.
+Every case runs twice: on the crate directory, and published then rerun from its
+DOI with a cold cache, as a reader would. `preserve publish` itself refuses most
+of these crates, so they are published the way an attacker would: the crate
+stored as an OCI artifact with the store's own upload, and a DOI registered with
+the genuine DOI's metadata pointing at it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from preserve.doi.mint import mint
+from preserve.doi.providers import open_provider
+from preserve.doi.resolve import resolve
+from preserve.oci.refs import OciRef
+from preserve.oci.stores import open_store
+from preserve.progress import QUIET
+from preserve.settings import Settings
 from tests.conftest import run_preserve
 from tests.helpers import crate_files, load_graph, serve_directory
 from tests.rerun.hostile import CASES, HOST_FILE, Case, input_entity, make_base, spec
@@ -23,8 +33,9 @@ pytestmark = [pytest.mark.docker]
 
 @dataclass(frozen=True)
 class Base:
-    crate: Path
+    crate: Path  # genuine and published
     env: dict[str, str]  # shared store and DOI database; each rerun gets its own cache
+    doi: str
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +49,34 @@ def base(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Base:
     }
     proc = run_preserve("capture", str(make_base(root)), "-o", str(root / "crate"), env=env)
     assert proc.returncode == 0, proc.stderr
-    return Base(root / "crate", env)
+    proc = run_preserve("publish", str(root / "crate"), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return Base(root / "crate", env, json.loads(proc.stdout)["doi"])
+
+
+def _publish_as_attacker(
+    base: Base, crate: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Store ``crate`` beside the genuine one and register a DOI that pins it."""
+    for key, value in base.env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings.load()
+    genuine = resolve(base.doi, settings)
+    assert genuine.crate_ref is not None and genuine.crate_ref.digest is not None
+    store = open_store(settings, genuine.crate_ref)
+    evil = store.push_crate(
+        crate,
+        OciRef.parse(f"local:hostile-base:{name}"),
+        subject=genuine.image_ref,
+        annotations={},
+        progress=QUIET,
+    )
+    assert evil.digest is not None
+    doi = f"10.5072/hostile.{name}"
+    text = json.dumps(dict(genuine.attributes)).replace(base.doi, doi)
+    text = text.replace(genuine.crate_ref.digest, evil.digest)
+    mint(open_provider(settings, "sandbox"), doi, json.loads(text))
+    return doi
 
 
 def _copy(base: Base, tmp_path: Path) -> Path:
@@ -79,13 +117,11 @@ def test_hostile_crate_directory_is_refused(case: Case, base: Base, tmp_path: Pa
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.publishable], ids=lambda c: c.name)
 def test_hostile_crate_published_is_refused_from_its_doi(
-    case: Case, base: Base, tmp_path: Path
+    case: Case, base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crate = _copy(base, tmp_path)
     case.mutate(crate)
-    proc = run_preserve("publish", str(crate), "--json", env=base.env)
-    assert proc.returncode == 0, proc.stderr
-    doi = json.loads(proc.stdout)["doi"]
+    doi = _publish_as_attacker(base, crate, case.name, monkeypatch)
     shutil.rmtree(crate)
     proc = _rerun(base, doi, tmp_path, env=case.env)
     _assert_refused(proc, case, tmp_path)
