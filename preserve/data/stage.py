@@ -100,7 +100,6 @@ def _download(
     expected_size: int | None,
     progress: Progress,
 ) -> StagedData:
-    cache = cache_root(settings)
     resolver = resolver_for(uri, settings)
     limit = settings.network.stage_deadline
     with net.deadline(
@@ -110,10 +109,10 @@ def _download(
         hint="the server is too slow or does not answer; try again later, or allow more "
         f"time: stage_deadline in [network] (PRESERVE_NETWORK_STAGE_DEADLINE), now {limit:g} s",
     ):
-        return _download(name, uri, settings, resolver, expected, expected_size, progress)
+        return _fetch(name, uri, settings, resolver, expected, expected_size, progress)
 
 
-def _download(
+def _fetch(
     name: str,
     uri: str,
     settings: Settings,
