@@ -346,6 +346,7 @@ def attack(
                 output=target,
                 progress=QUIET,
                 environ={SECRET_ENV: "reader-value"},
+                env={SECRET_ENV: None},
             )
             outcome = "finished"
         except ContainerWouldStart:
@@ -376,6 +377,7 @@ def test_unmutated_crate_reaches_the_container(
             settings=Settings.load(overrides={"runner": refusing_runner}),
             output=isolated_dirs / "pristine-out",
             environ={SECRET_ENV: "reader-value"},
+            env={SECRET_ENV: None},
         )
     assert info.value.spec.env[SECRET_ENV] == "reader-value"
     assert not (isolated_dirs / "pristine-out").exists()

@@ -106,7 +106,7 @@ def test_rerun_never_parses_the_crates_copy_of_the_manifest(
     (crate / "analysis" / "preserve.yaml").write_bytes(BOMB)
     env = {**os.environ, SECRET_ENV: "reader-value"}
     code, _, stderr, peak = preserve_measured(
-        "rerun", str(crate), "-o", str(tmp_path / "r"), env=env
+        "rerun", str(crate), "-o", str(tmp_path / "r"), "--env", SECRET_ENV, env=env
     )
     assert code == 0, stderr
     assert peak < MAX_RSS_MB

@@ -203,9 +203,12 @@ def test_seeded_secrets_never_leave(
 
     reader = {"GH_TOKEN": READER_GH_TOKEN, "AWS_ACCESS_KEY_ID": READER_AWS_KEY_ID}
     shutil.rmtree(isolated_dirs / "cache")
-    run("rerun", doi, "-o", str(tmp_path / "rerun"), env={**env, **reader})
+    passed = ["--env", "GH_TOKEN", "--env", "AWS_ACCESS_KEY_ID"]
+    run("rerun", doi, "-o", str(tmp_path / "rerun"), *passed, env={**env, **reader})
     shutil.rmtree(isolated_dirs / "cache")
-    report = run("rerun", doi_dc, "-o", str(tmp_path / "rerun-dc"), "--json", env=env_dc | reader)
+    report = run(
+        "rerun", doi_dc, "-o", str(tmp_path / "rerun-dc"), "--json", *passed, env=env_dc | reader
+    )
     assert json.loads(report)["reproduced"] is True
     rerun_log = (tmp_path / "rerun" / "logs" / "stdout.txt").read_text()
     assert "token from env: <withheld by preserve>" in rerun_log
