@@ -102,6 +102,24 @@ class MetadataError(DoiError):
     """DOI metadata does not validate against the DataCite schema."""
 
 
+class TargetError(PreserveError):
+    """A function target (a platform, an endpoint) refused or failed a request."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after  # seconds the platform asked to wait (429, 503)
+
+
+class InvocationFailed(PreserveError):
+    """A function ran and failed; its crate records the failure."""
+
+    def __init__(self, message: str, *, hint: str | None = None, result: object = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result  # the result document, status "failed"
+
+
 class NotReproduced(PreserveError):
     """A rerun finished but its outputs differ from the published ones."""
 

@@ -20,6 +20,7 @@ entry-point group          config section  interface
 ``preserve.stores``        ``stores``      :class:`preserve.oci.stores.OciStore`
 ``preserve.doi_providers`` ``doi``         :class:`preserve.doi.providers.DoiProvider`
 ``preserve.runners``       ``runners``     :class:`preserve.runners.base.Runner`
+``preserve.targets``       ``targets``     :class:`preserve.targets.base.Target`
 =========================  ==============  =========================================
 """
 
@@ -56,7 +57,8 @@ RESOLVERS = Group("preserve.resolvers", "resolvers", "data resolver")
 STORES = Group("preserve.stores", "stores", "OCI store")
 DOI_PROVIDERS = Group("preserve.doi_providers", "doi", "DOI provider")
 RUNNERS = Group("preserve.runners", "runners", "runner")
-GROUPS = (BUILDERS, RESOLVERS, STORES, DOI_PROVIDERS, RUNNERS)
+TARGETS = Group("preserve.targets", "targets", "function target")
+GROUPS = (BUILDERS, RESOLVERS, STORES, DOI_PROVIDERS, RUNNERS, TARGETS)
 
 
 class NoOptions(BaseModel):

@@ -126,6 +126,7 @@ class Settings(_Section):
     stores: PluginTables = _tables(plugins.STORES)
     doi: PluginTables = _tables(plugins.DOI_PROVIDERS)
     runners: PluginTables = _tables(plugins.RUNNERS)
+    targets: PluginTables = _tables(plugins.TARGETS)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     config_file: Path | None = Field(None, exclude=True)
 

@@ -1,0 +1,1 @@
+"""Function targets: where a deployed function runs (plug-ins, ``preserve.targets``)."""
