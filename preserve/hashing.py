@@ -13,12 +13,10 @@ import hashlib
 import os
 import stat
 import threading
-import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from preserve.errors import DataError
 
@@ -28,8 +26,6 @@ from preserve.errors import DataError
 BUFFER_SIZE = 1 << 20
 # Below this size, fadvise costs more than it gains.
 _FADVISE_MIN = 64 << 20
-
-ALGORITHMS = ("sha256", "sha512", "sha1", "md5", "adler32")
 
 
 @dataclass(frozen=True)
@@ -43,33 +39,6 @@ class TreeEntry:
     relpath: str  # POSIX separators, relative to the tree root
     size: int
     sha256: str
-
-
-class Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> None: ...
-    def hexdigest(self) -> str: ...
-
-
-class _Adler32:
-    """adler32 with hashlib's interface (dCache's default checksum)."""
-
-    def __init__(self) -> None:
-        self._value = 1
-
-    def update(self, data: bytes | memoryview, /) -> None:
-        self._value = zlib.adler32(data, self._value)
-
-    def hexdigest(self) -> str:
-        return f"{self._value:08x}"
-
-
-def new_hasher(algorithm: str) -> Hasher:
-    """A hasher for one of :data:`ALGORITHMS` (lower-case names)."""
-    if algorithm == "adler32":
-        return _Adler32()
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unsupported checksum algorithm {algorithm!r}")
-    return hashlib.new(algorithm)
 
 
 _local = threading.local()

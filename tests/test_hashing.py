@@ -19,9 +19,9 @@ from preserve.hashing import (
     copy_tree_with_hash,
     copy_with_hash,
     hash_files,
-    new_hasher,
     sha256_file,
 )
+from preserve.shim.digests import new_hasher
 
 # Sizes around the buffer boundary, and empty.
 SIZES = [0, 1, BUFFER_SIZE - 1, BUFFER_SIZE, BUFFER_SIZE + 1, 3 * BUFFER_SIZE + 12345]

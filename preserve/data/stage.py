@@ -34,10 +34,11 @@ from preserve.data.base import DataResolver, RemoteInfo, redact, resolver_for, s
 from preserve.data.file import FileResolver, local_path
 from preserve.disk import GiB, check_free_space
 from preserve.errors import DataError, IntegrityError
-from preserve.hashing import ALGORITHMS, Hasher, new_hasher, sha256_file
+from preserve.hashing import sha256_file
 from preserve.locks import exclusive, lock_path
 from preserve.progress import QUIET, Progress
 from preserve.settings import Settings
+from preserve.shim.digests import ALGORITHMS, Hasher, new_hasher
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
