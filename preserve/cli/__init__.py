@@ -33,6 +33,11 @@ COMMANDS = {
     "resolve": "preserve.cli.doi_cmd:resolve",
     "rerun": "preserve.cli.rerun_cmd:rerun",
     "plugins": "preserve.cli.plugins_cmd:plugins_",
+    "deploy": "preserve.cli.functions_cmd:deploy",
+    "invoke": "preserve.cli.functions_cmd:invoke",
+    "functions": "preserve.cli.functions_cmd:functions_",
+    "undeploy": "preserve.cli.functions_cmd:undeploy",
+    "logs": "preserve.cli.functions_cmd:logs",
 }
 
 
@@ -68,6 +73,7 @@ def cli(ctx: click.Context, config_file: Path | None, debug: bool) -> None:
     \b
     After an analysis:  preserve capture DIR -> push -> publish (DOI)
     From a paper:       preserve rerun DOI
+    On new data:        preserve deploy DOI --to local -> invoke NAME --input X=URI
     Set-up check:       preserve doctor
     """
     ctx.obj = AppContext(config_file=config_file, debug=debug)

@@ -267,8 +267,8 @@ def graph(spec: Mapping[str, Any], call: Invocation, recipe: FileFact) -> dict[s
         f"on new data, run as a function by preserve. {published.get('description') or ''}".strip(),
         "datePublished": iso(call.end),
         "conformsTo": _ref(PROCESS_PROFILE),
-        "hasPart": [_ref(p) for p in ["analysis/", *remote, *(o["@id"] for o in outputs)]]
-        + [_ref(f["@id"]) for f in logs],
+        "hasPart": [_ref(p) for p in [*(["analysis/"] if local else []), *remote]]
+        + [_ref(f["@id"]) for f in (*outputs, *logs)],
         "mentions": mentions,
         "isBasedOn": _ref(spec["based_on"]),
     }
@@ -298,7 +298,7 @@ def graph(spec: Mapping[str, Any], call: Invocation, recipe: FileFact) -> dict[s
             "name": "Process Run Crate",
             "version": "0.5",
         },
-        folder,
+        *([folder] if local else []),
         *files,
         *inputs,
         *outputs,

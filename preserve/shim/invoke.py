@@ -89,6 +89,7 @@ def call(
     limit = timeout or (spec.get("resources") or {}).get("timeout") or DEFAULT_TIMEOUT
     deadline = time.monotonic() + float(limit)
     state = _State(invocation_id, crate.now())
+    ctx.log(f"invocation {invocation_id} started")
     try:
         cached = _prepare(ctx, params, state, deadline)
         if cached is not None:

@@ -78,6 +78,7 @@ class FunctionImage:
     reference: str | None = None  # REGISTRY/REPO@sha256:..., once pushed for the target
     tag_reference: str | None = None  # REGISTRY/REPO:sha256-HEX, an immutable per-digest tag
     digest: str | None = None  # the function image's manifest digest, once pushed
+    local_tag: str | None = None  # its tag in the local Docker Engine
 
     @property
     def runnable(self) -> str:

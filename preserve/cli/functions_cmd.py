@@ -1,0 +1,203 @@
+"""``preserve deploy``, ``invoke``, ``functions``, ``undeploy`` and ``logs``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from preserve.cli._context import AppContext
+from preserve.cli._render import out_console, print_json, progress_for
+from preserve.cli.rerun_cmd import _input_pairs
+from preserve.errors import ConfigError, InvocationFailed
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.command()
+@click.argument("published", metavar="DOI|REF")
+@click.option(
+    "--to",
+    "to",
+    default="local",
+    show_default=True,
+    metavar="TARGET",
+    help="local, slurm, oscar+https://HOST, openwhisk+https://HOST/NS, openfaas+https://HOST, "
+    "knative:DIR.",
+)
+@click.option("--name", help="Name of the function (default: the analysis' name).")
+@click.option("--event-input", help="The input a raw storage event is bound to.")
+@click.option("--event-base", metavar="URI", help="The folder storage event names are in.")
+@click.option("--output-to", metavar="URI", help="Default output folder (one sub-folder per call).")
+@JSON
+@click.pass_obj
+def deploy(
+    app: AppContext,
+    published: str,
+    to: str,
+    name: str | None,
+    event_input: str | None,
+    event_base: str | None,
+    output_to: str | None,
+    as_json: bool,
+) -> None:
+    """Make a published analysis a function on TARGET (its image is never rebuilt)."""
+    from preserve.functions.definition import EventBinding
+    from preserve.functions.deploy import deploy as do_deploy
+
+    result = do_deploy(
+        published,
+        to=to,
+        settings=app.settings(),
+        name=name,
+        events=EventBinding(event_input, event_base, output_to),
+        progress=progress_for(as_json),
+    )
+    if as_json:
+        print_json(result.to_json())
+        return
+    d = result.deployment
+    console = out_console()
+    console.print(
+        f"[green]deployed[/] {escape(d.name)} ({escape(d.function)}) on {escape(d.target)}"
+    )
+    console.print(f"image     {escape(d.image_ref)} ({d.image_digest})", highlight=False)
+    console.print(f"base      {d.base_image_digest}", highlight=False)
+    console.print(f"endpoint  {escape(d.endpoint_id)}", highlight=False)
+
+
+def _config_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+    if value is None:
+        return None
+    try:
+        data = json.loads(value.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{value}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{value} is not a JSON object of configuration overrides")
+    return data
+
+
+@click.command()
+@click.argument("what", metavar="NAME|DOI|REF")
+@click.option("--target", help="The target of the deployment to call (default: local).")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=URI",
+    callback=_input_pairs,
+    help="New data for input NAME, by URI. Repeatable.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    callback=_config_file,
+    help="JSON file of overrides of the recorded configuration.",
+)
+@click.option("--output-to", metavar="URI", help="Folder for the outputs and the crate.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@JSON
+@click.pass_obj
+def invoke(
+    app: AppContext,
+    what: str,
+    target: str | None,
+    inputs: dict[str, str],
+    config: dict[str, Any] | None,
+    output_to: str | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Run a function once on new data and wait for it."""
+    from preserve.functions.invoke import invoke as do_invoke
+
+    try:
+        result = do_invoke(
+            what,
+            inputs=inputs,
+            settings=app.settings(),
+            config=config,
+            output_to=output_to,
+            target=target,
+            timeout=timeout,
+            progress=progress_for(as_json),
+        )
+    except InvocationFailed as exc:
+        if as_json and isinstance(exc.result, dict):
+            print_json(exc.result)
+        raise
+    if as_json:
+        print_json(result)
+        return
+    console = out_console()
+    word = "completed (answered from an earlier call)" if result.get("cached") else "completed"
+    console.print(f"[green]{word}[/]: {escape(result['function'])} on {escape(result['target'])}")
+    for path, out in result["outputs"].items():
+        console.print(
+            f"  {escape(path)}  {escape(out['uri'])}  sha256 {out['sha256']}", highlight=False
+        )
+    console.print(f"crate  {escape(str(result['crate']))}", highlight=False)
+    console.print(f"key    {result['key']}", highlight=False)
+
+
+@click.command(name="functions")
+@JSON
+@click.pass_obj
+def functions_(app: AppContext, as_json: bool) -> None:
+    """The deployed functions: name, DOI, target, image digest, state."""
+    from preserve.functions.deploy import functions
+
+    found = functions(app.settings())
+    if as_json:
+        print_json(found)
+        return
+    table = Table(title_justify="left")
+    for col in ("name", "function", "target", "image digest", "state"):
+        table.add_column(col)
+    for f in found:
+        digest = str(f["image_digest"] or "")
+        table.add_row(
+            *(
+                escape(str(x))
+                for x in (f["name"], f["function"], f["target"], digest[:19], f["state"])
+            )
+        )
+    out_console().print(table)
+
+
+@click.command()
+@click.argument("name")
+@JSON
+@click.pass_obj
+def undeploy(app: AppContext, name: str, as_json: bool) -> None:
+    """Remove a function from its target."""
+    from preserve.functions.deploy import undeploy as do_undeploy
+
+    d = do_undeploy(name, settings=app.settings())
+    if as_json:
+        print_json({"name": d.name, "function": d.function, "target": d.target, "state": "removed"})
+        return
+    out_console().print(f"undeployed {escape(d.name)} from {escape(d.target)}", highlight=False)
+
+
+@click.command()
+@click.argument("name")
+@click.argument("invocation", required=False)
+@click.pass_obj
+def logs(app: AppContext, name: str, invocation: str | None) -> None:
+    """What the target kept of a function, or of one invocation."""
+    from preserve.functions.deploy import logs as do_logs
+
+    text = do_logs(name, invocation, settings=app.settings())
+    if invocation and not text:
+        raise ConfigError(
+            f"the target kept no logs of invocation {invocation} of {name}",
+            hint="see `preserve logs NAME` for everything it kept",
+        )
+    click.echo(text, nl=False)

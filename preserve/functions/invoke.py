@@ -1,0 +1,169 @@
+"""``preserve invoke``: run a deployed function once on new data and wait for it.
+
+The parameters are checked against the function first (names of inputs,
+config overrides as a JSON object). When every input's storage reports a
+checksum (or the input is a local file, hashed in place), the invocation key is
+computed here exactly as the shim computes it (the shim's own code, the same
+storage answers), and a completed invocation with that key is answered from the
+record without running. Otherwise the target runs the call; its result document
+is recorded. A failure ends with :class:`~preserve.errors.InvocationFailed` (the
+function ran and failed: its crate says why) or
+:class:`~preserve.errors.TargetError` (the platform failed); both name the
+target, the function and the cause, and both leave a crate marked failed: the
+shim's at the output folder, or, when the call never reached the shim, one
+written here in ``<data_dir>/functions/invocations/ID``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from preserve.errors import ConfigError, InvocationFailed, TargetError
+from preserve.functions import records
+from preserve.functions.deploy import deploy, find
+from preserve.progress import QUIET, Progress
+from preserve.rerun.locate import is_doi
+from preserve.settings import Settings
+from preserve.shim import crate, storage
+from preserve.shim.digests import checksum_token
+from preserve.shim.documents import FAILED, Parameters, ShimError, parameters
+from preserve.shim.http import Client
+from preserve.shim.key import invocation_key
+from preserve.shim.redact import redact_uri
+from preserve.targets.base import Call, Deployment, open_target
+
+
+def invoke(
+    what: str,
+    *,
+    inputs: Mapping[str, str],
+    settings: Settings,
+    config: Mapping[str, Any] | None = None,
+    output_to: str | None = None,
+    target: str | None = None,
+    timeout: float | None = None,
+    progress: Progress = QUIET,
+) -> dict[str, Any]:
+    """Call the function ``what`` (a deployment's name, or a DOI or reference: deployed
+    to ``target``, by default the local one, if it is not yet) and wait for its result."""
+    deployment = resolve(what, target, settings, progress)
+    document: dict[str, Any] = {"inputs": dict(inputs)}
+    if output_to is not None:
+        document["output_to"] = output_to
+    if config:
+        document["config"] = dict(config)
+    try:
+        params = parameters(document, deployment.spec)
+    except ShimError as exc:
+        raise ConfigError(f"function {deployment.function}: {exc.message}", hint=exc.hint) from exc
+    key = host_key(deployment.spec, params, settings)
+    if key is not None:
+        done = records.completed(settings, key)
+        if done is not None:
+            progress.step(f"invocation {key[:16]} completed before: its crate is {done['crate']}")
+            return {**done, "cached": True}
+    invocation_id = str(uuid.uuid4())
+    records.start_invocation(settings, invocation_id, deployment, key, params.to_json())
+    call = Call(invocation_id, params.to_json(), timeout)
+    progress.step(f"invoking {deployment.function} on {deployment.target}")
+    try:
+        outcome = open_target(deployment.target, settings).invoke(
+            deployment, call, progress=progress
+        )
+    except TargetError as exc:
+        path = failed_crate(settings, deployment, invocation_id, key, exc.message)
+        records.end_invocation(settings, invocation_id, FAILED, None, exc.message)
+        raise TargetError(exc.message, hint=f"{exc.hint or ''} (crate: {path})".strip()) from exc
+    result = dict(outcome.result or {})
+    result.update(target=deployment.target, invocation_id=invocation_id)
+    if result.get("status") != "completed":
+        error = str(result.get("error") or outcome.error or "the function failed")
+        if not result.get("crate"):
+            result["crate"] = str(failed_crate(settings, deployment, invocation_id, key, error))
+        records.end_invocation(settings, invocation_id, FAILED, result, error)
+        raise InvocationFailed(
+            f"{deployment.target}: function {deployment.function}: {error}",
+            hint=f"the crate at {result['crate']} records the failed invocation",
+            result=result,
+        )
+    records.end_invocation(settings, invocation_id, "completed", result, None)
+    return result
+
+
+def resolve(what: str, target: str | None, settings: Settings, progress: Progress) -> Deployment:
+    """A deployment by name; else the deployment of a published function (on ``target``),
+    deployed to ``target`` (default: local) if there is none."""
+    named = records.deployment(settings, what)
+    if named is not None:
+        if target and named.deployment.target != target:
+            raise ConfigError(
+                f"the function {what} is deployed on {named.deployment.target}, not {target}"
+            )
+        return named.deployment
+    if not (is_doi(what) or "@" in what or ":" in what):
+        return find(settings, what)  # FunctionNotFound, listing what is deployed
+    wanted = target or "local"
+    for recorded in records.deployments(settings):
+        d = recorded.deployment
+        if what in (d.function, d.spec.get("doi"), d.spec.get("crate_ref")) and d.target == wanted:
+            return d
+    progress.step(f"{what} is not deployed on {wanted}: deploying it")
+    return deploy(what, to=wanted, settings=settings, progress=progress).deployment
+
+
+def host_key(spec: Mapping[str, Any], params: Parameters, settings: Settings) -> str | None:
+    """The invocation key as the shim will compute it, if the storage tells enough."""
+    token = settings.data_token.get_secret_value() if settings.data_token else None
+    client = Client(token=token, token_hosts=settings.data_token_hosts, retries=1, timeout=30)
+    material = {}
+    for name, item in spec["inputs"].items():
+        given = params.inputs.get(name)
+        if given is None and not item.get("remote"):
+            material[name] = {
+                "uri": item["bundled"],
+                "size": item["size"],
+                "checksum": f"sha256:{item['sha256']}",
+            }
+            continue
+        uri = given or item["uri"]
+        try:
+            found = storage.describe(client, uri, None)
+            checksum = checksum_token(found.checksums)
+            if checksum is None and storage.scheme(uri) == "file":
+                checksum = (
+                    "sha256:" + storage.hash_file(storage.local_path(uri), ("sha256",))["sha256"]
+                )
+        except (ShimError, OSError):
+            return None  # the shim will say what is wrong with it
+        if checksum is None:
+            return None
+        material[name] = {"uri": redact_uri(uri), "size": found.size, "checksum": checksum}
+    return invocation_key(spec["function"], material, params.config)
+
+
+def failed_crate(
+    settings: Settings, deployment: Deployment, invocation_id: str, key: str | None, error: str
+) -> Path:
+    """The crate of a call that never reached the shim (or whose shim could not write one)."""
+    folder = settings.data_dir / "functions" / "invocations" / invocation_id
+    folder.mkdir(parents=True, exist_ok=True)
+    moment = crate.now()
+    record = crate.Invocation(
+        invocation_id=invocation_id,
+        key=key,
+        inputs=(),
+        config=None,
+        outputs=(),
+        logs=(),
+        command=(),
+        start=moment,
+        end=moment,
+        error=error,
+        function_image={"id": deployment.function_image_id},
+        target=deployment.target,
+    )
+    crate.write(str(folder), deployment.spec, record)
+    return folder
