@@ -47,7 +47,7 @@ def _env_pairs(
 
 
 @click.command()
-@click.argument("target", metavar="DOI|REF|CRATE_DIR")
+@click.argument("target", metavar="DOI|REF|CRATE_DIR|CRATE_URI")
 @click.option(
     "-o",
     "--output",

@@ -93,6 +93,7 @@ def define(
             "digest": plan.image_ref.digest if plan.image_ref else None,
         },
         "entities": carried(view, [view.instrument.id, view.image.id, *_root_refs(view)]),
+        "agent_id": None,
         "command": list(plan.spec["command"]),
         "workdir": plan.spec.get("workdir"),
         "outputs": list(plan.spec["outputs"]),
@@ -104,6 +105,7 @@ def define(
         "config": _config(plan, function, files),
         "events": {"input": events.input, "base": events.base, "output_to": events.output_to},
     }
+    _agent(spec, view, settings)
     if events.input is not None and events.input not in spec["inputs"]:
         raise CrateError(
             f"--event-input {events.input}: {function} has no such input",
@@ -121,6 +123,23 @@ def function_name(text: str) -> str:
             hint="give --name with lower-case letters, digits and dashes (39 at most)",
         )
     return name
+
+
+def _agent(spec: dict[str, Any], view: CrateView, settings: Settings) -> None:
+    """Who runs the function: the configured publisher (the facility), else the published
+    analysis' publisher, else its first author."""
+    if settings.publisher is not None:
+        pub = settings.publisher
+        org = {"@id": pub.ror or f"#org-{re.sub(r'[^a-z0-9]+', '-', pub.name.lower())}"}
+        org.update({"@type": "Organization", "name": pub.name})
+        if pub.ror:
+            org["url"] = pub.ror
+        spec["entities"].append(org)
+        spec["agent_id"] = org["@id"]
+    elif view.root.publisher is not None:
+        spec["agent_id"] = view.root.publisher.id
+    elif view.root.authors:
+        spec["agent_id"] = view.root.authors[0].id
 
 
 def _published(view: CrateView, plan: RerunPlan) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Where a rerun starts: a DOI, an OCI reference or a crate directory, as a crate on disk."""
+"""Where a rerun starts: a DOI, an OCI reference, a crate directory or a crate folder on
+storage (``https://``, ``davs://``: a function's invocation crate), as a crate on disk."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def locate(target: str, settings: Settings, progress: Progress) -> Origin:
     from preserve.doi.resolve import resolve
     from preserve.push import crate_ref_for, pull_crate
 
+    from preserve.rerun.remote import fetch_crate, is_crate_uri
+
+    if is_crate_uri(target):
+        return Origin(fetch_crate(target, settings, progress), None, None)
     path = Path(target)
     if path.is_dir():
         return Origin(path.resolve(), None, None)

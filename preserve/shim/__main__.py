@@ -48,6 +48,11 @@ def context(environ: Mapping[str, str]) -> Context:
     spec = load_spec(os.path.join(home, "function", "function.json"))
     image = environ.get("PRESERVE_FUNCTION_IMAGE", "")
     name, _, digest = image.partition("@")
+    head, _, last = name.rpartition("/")
+    repository, _, tag = last.partition(":")
+    name = f"{head}/{repository}" if head else repository
+    first = name.split("/", 1)[0]
+    registry = first if "/" in name and ("." in first or ":" in first) else None
     return Context(
         spec=spec,
         files=os.path.join(home, "function", "files"),
@@ -58,6 +63,8 @@ def context(environ: Mapping[str, str]) -> Context:
         function_image={
             "id": environ.get("PRESERVE_FUNCTION_IMAGE_ID") or None,
             "name": name or None,
+            "registry": registry,
+            "tag": tag or None,
             "digest": digest or None,
         },
     )

@@ -344,6 +344,8 @@ def _action(
         "actionStatus": call.status,
         "containerImage": _ref(spec["image_entity_id"]),
     }
+    if spec.get("agent_id"):
+        action["agent"] = _ref(spec["agent_id"])
     if call.key:
         action["identifier"] = call.key
     if objects:
@@ -373,8 +375,8 @@ def _function_image(spec: Mapping[str, Any], call: Invocation) -> dict[str, Any]
     }
     if image.get("id"):
         entity["identifier"] = image["id"]
-    if image.get("registry"):
-        entity["registry"] = image["registry"]
+    # Until pushed, the image lives in the local engine: "localhost", as capture says.
+    entity["registry"] = image.get("registry") or "localhost"
     if image.get("tag"):
         entity["tag"] = image["tag"]
     if image.get("digest"):

@@ -91,7 +91,9 @@ class LocalTarget:
         spec = image.spec
         self._remove(_container_name(image.name))
         progress.step(f"starting the function container of {image.function} on 127.0.0.1")
-        container, port = self._start(image.name, image.function, image.image_id, spec)
+        container, port = self._start(
+            image.name, image.function, image.image_id, spec, image.local_tag
+        )
         self._init(image.function, port, spec)
         sent = {
             "image": image.image_id,
@@ -161,7 +163,7 @@ class LocalTarget:
     # -- the container ------------------------------------------------------------------
 
     def _start(
-        self, name: str, function: str, image_id: str, spec: Mapping[str, Any]
+        self, name: str, function: str, image_id: str, spec: Mapping[str, Any], tag: str | None
     ) -> tuple[Any, int]:
         from docker.errors import APIError
         from docker.types import Mount
@@ -179,6 +181,7 @@ class LocalTarget:
                     "PRESERVE_SHIM_HOST": "127.0.0.1" if host else "0.0.0.0",
                     "PRESERVE_TARGET": "local",
                     "PRESERVE_FUNCTION_IMAGE_ID": image_id,
+                    "PRESERVE_FUNCTION_IMAGE": tag or "",
                 },
                 network_mode=self.opts.network,
                 ports=None if host else {"8080/tcp": ("127.0.0.1", None)},
@@ -249,7 +252,9 @@ class LocalTarget:
         image = deployment.function_image_id or deployment.image_ref
         progress.step(f"starting the function container of {deployment.function} again")
         self._remove(deployment.endpoint_id)
-        _, port = self._start(deployment.name, deployment.function, image, deployment.spec)
+        _, port = self._start(
+            deployment.name, deployment.function, image, deployment.spec, deployment.image_ref
+        )
         self._init(deployment.function, port, deployment.spec)
         return port
 
