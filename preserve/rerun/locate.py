@@ -40,7 +40,6 @@ def locate(target: str, settings: Settings, progress: Progress) -> Origin:
     """
     from preserve.doi.resolve import resolve
     from preserve.push import crate_ref_for, pull_crate
-
     from preserve.rerun.remote import fetch_crate, is_crate_uri
 
     if is_crate_uri(target):
