@@ -92,8 +92,9 @@ def parse_repr_digest(header: str | None) -> dict[str, str]:
 
 def checksums_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """All checksums a response's ``Digest`` and ``Repr-Digest`` headers carry."""
-    found = parse_digest(headers.get("Digest"))
-    found.update(parse_repr_digest(headers.get("Repr-Digest")))
+    lower = {k.lower(): v for k, v in headers.items()}
+    found = parse_digest(lower.get("digest"))
+    found.update(parse_repr_digest(lower.get("repr-digest")))
     return found
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 MAX_PARAMETERS = 1 << 20  # OpenWhisk's limit on parameters and results
 PARAMETER_KEYS = frozenset(("inputs", "output_to", "config"))
@@ -203,7 +203,8 @@ def cloudevent(headers: Mapping[str, str], body: bytes) -> tuple[Any, Trigger] |
         attrs = {k: str(event[k]) for k in CE_ATTRIBUTES if k in event}
         return data, Trigger("cloudevent", attrs)
     if "ce-specversion" in lower:
-        attrs = {k: lower[f"ce-{k}"] for k in CE_ATTRIBUTES if f"ce-{k}" in lower}
+        # Header values are percent-encoded (HTTP binding 3.1.3.2).
+        attrs = {k: unquote(lower[f"ce-{k}"]) for k in CE_ATTRIBUTES if f"ce-{k}" in lower}
         _require_attributes(attrs, "ce-")
         return parse_json(body, "the CloudEvent data"), Trigger("cloudevent", attrs)
     return None

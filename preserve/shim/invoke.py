@@ -319,7 +319,7 @@ def merge(base: Any, overrides: Mapping[str, Any]) -> Any:
 def _run(ctx: Context, state: _State, params: Parameters, deadline: float) -> None:
     spec = ctx.spec
     values = {f"inputs.{i.name}": i.mount for i in state.inputs}
-    values["outdir"] = crate.OUTDIR
+    values["outdir"] = ctx.path("outputs")  # /preserve/outputs, as the published run had it
     if spec.get("config"):
         values["config"] = spec["config"]["mount"]
     argv = command.substitute(spec["command"], values)
@@ -349,7 +349,7 @@ def _run(ctx: Context, state: _State, params: Parameters, deadline: float) -> No
         state.uploads.append((rel, path))
     if ran.error:
         raise ShimError(f"the command failed: {ran.error}", status=500)
-    state.outputs = _outputs(spec)
+    state.outputs = _outputs(spec, ctx.path("outputs"))
 
 
 def _scrub(path: str, secrets: list[str]) -> None:
@@ -362,10 +362,10 @@ def _scrub(path: str, secrets: list[str]) -> None:
             fh.write(data)
 
 
-def _outputs(spec: Mapping[str, Any]) -> list[crate.FileFact]:
+def _outputs(spec: Mapping[str, Any], outdir: str) -> list[crate.FileFact]:
     facts, missing = [], []
     for rel in spec["outputs"]:
-        path = os.path.join(crate.OUTDIR, rel)
+        path = os.path.join(outdir, rel)
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -389,7 +389,7 @@ def _upload_all(ctx: Context, state: _State, trigger: Trigger | None, deadline: 
     assert state.output_to is not None
     verified = []
     for fact in state.outputs:
-        local = os.path.join(crate.OUTDIR, fact.id.split("/", 1)[1])
+        local = os.path.join(ctx.path("outputs"), fact.id.split("/", 1)[1])
         _upload(ctx, state.output_to, fact.id, local, deadline)
         verified.append(fact)
     state.outputs = verified
