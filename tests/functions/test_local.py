@@ -13,8 +13,7 @@ import pytest
 
 from preserve.functions import records
 from preserve.functions.deploy import find
-from preserve.settings import Settings
-from preserve.targets.local import LocalTarget, LocalOptions
+from preserve.targets.local import LocalOptions, LocalTarget
 from tests.conftest import CliResult
 from tests.functions.conftest import home_settings
 from tests.servers.dcache import DcacheServer

@@ -103,7 +103,7 @@ def make_spec(root: Path, files: Path) -> dict[str, Any]:
             "withheld_keys": [],
         },
         "events": {"input": None, "base": None, "output_to": None},
-        "image_env": [f"PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
+        "image_env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
         "image_workdir": None,
     }
 
