@@ -16,6 +16,7 @@ import pytest
 from preserve.settings import Settings
 from tests.helpers import git_commit_all
 from tests.rerun.analyses import make
+from tests.rerun.conftest import demo_data_server  # noqa: F401  (the example's data)
 from tests.servers.dcache import DcacheServer
 
 # Reads its text input; a mode in it: crash, sleep N, nothing (writes no output).
