@@ -14,6 +14,10 @@ call the same functions::
     published = api.publish("crate")
     report = api.rerun(published.doi, output="rerun")
     print(report.reproduced, [(c.path, c.verdict) for c in report.comparisons])
+
+    api.deploy(published.doi, to="local", name="azint")
+    result = api.invoke("azint", inputs={"frames": "davs://dcache/scan43/frames.h5"},
+                        output_to="davs://dcache/results/scan43/")
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 
 from preserve.capture import CaptureResult
 from preserve.doi.resolve import ResolvedDoi
-from preserve.errors import NotReproduced, PreserveError
+from preserve.errors import InvocationFailed, NotReproduced, PreserveError, TargetError
+from preserve.functions.deploy import DeployResult
 from preserve.oci.stores import PulledCrate
 from preserve.progress import QUIET, Progress
 from preserve.publish import PublishResult
@@ -34,6 +39,8 @@ from preserve.settings import Settings
 
 __all__ = [
     "CaptureResult",
+    "DeployResult",
+    "InvocationFailed",
     "NotReproduced",
     "PreserveError",
     "Progress",
@@ -43,12 +50,18 @@ __all__ = [
     "RerunResult",
     "ResolvedDoi",
     "Settings",
+    "TargetError",
     "capture",
+    "deploy",
+    "functions",
+    "invoke",
+    "logs",
     "publish",
     "pull",
     "push",
     "rerun",
     "resolve",
+    "undeploy",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -205,3 +218,83 @@ def rerun(
         allow_network=allow_network,
         allow_unverified=allow_unverified,
     )
+
+
+def deploy(
+    published: str,
+    *,
+    to: str = "local",
+    name: str | None = None,
+    event_input: str | None = None,
+    event_base: str | None = None,
+    output_to: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> DeployResult:
+    """Make the analysis published as ``published`` (a DOI or an OCI reference) a
+    function on the target ``to`` (``local``, ``oscar+https://HOST``, ...). The
+    analysis image is never rebuilt: a thin layer adds the shim. ``event_input``,
+    ``event_base`` and ``output_to`` say how a raw storage event becomes a call."""
+    from preserve.functions.definition import EventBinding
+    from preserve.functions.deploy import deploy as _deploy
+
+    return _deploy(
+        published,
+        to=to,
+        settings=_settings(settings),
+        name=name,
+        events=EventBinding(event_input, event_base, output_to),
+        progress=progress,
+    )
+
+
+def invoke(
+    function: str,
+    *,
+    inputs: Mapping[str, str],
+    output_to: str | None = None,
+    config: Mapping[str, object] | None = None,
+    target: str | None = None,
+    timeout: float | None = None,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> dict[str, object]:
+    """Run the deployed ``function`` (its name, or a DOI/reference: deployed locally
+    first when it is not) once on ``inputs`` (NAME -> URI) and wait; the result
+    document (``status``, ``key``, ``outputs``, ``crate``...). A call with the same
+    invocation key as a completed one returns that one's result without running.
+    A failed call raises :class:`~preserve.errors.InvocationFailed` (its ``result``
+    names the crate that records the failure) or :class:`~preserve.errors.TargetError`."""
+    from preserve.functions.invoke import invoke as _invoke
+
+    return _invoke(
+        function,
+        inputs=inputs,
+        settings=_settings(settings),
+        config=config,
+        output_to=output_to,
+        target=target,
+        timeout=timeout,
+        progress=progress,
+    )
+
+
+def functions(*, settings: Settings | None = None) -> list[dict[str, object]]:
+    """The deployed functions: name, function, target, digests, endpoint, state."""
+    from preserve.functions.deploy import functions as _functions
+
+    return _functions(_settings(settings))
+
+
+def undeploy(name: str, *, settings: Settings | None = None) -> None:
+    """Remove the deployed function ``name`` from its target and from the record."""
+    from preserve.functions.deploy import undeploy as _undeploy
+
+    _undeploy(name, settings=_settings(settings))
+
+
+def logs(name: str, invocation: str | None = None, *, settings: Settings | None = None) -> str:
+    """What the target kept of function ``name``, or of one of its invocations."""
+    from preserve.functions.deploy import logs as _logs
+
+    return _logs(name, invocation, settings=_settings(settings))

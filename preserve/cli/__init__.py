@@ -21,7 +21,13 @@ from rich.markup import escape
 from preserve import __version__
 from preserve.cli._context import AppContext
 from preserve.cli._render import err_console, print_json
-from preserve.errors import EXIT_ERROR, EXIT_USAGE, NotReproduced, PreserveError
+from preserve.errors import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    InvocationFailed,
+    NotReproduced,
+    PreserveError,
+)
 from preserve.signals import Terminated, terminate_as_interrupt
 
 COMMANDS = {
@@ -89,8 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     except PreserveError as exc:
         if debug:
             traceback.print_exc()
-        # rerun --json has printed its report, which says why it did not reproduce.
-        _fail(exc.message, exc.hint, exc.exit_code, as_json and not isinstance(exc, NotReproduced))
+        # rerun --json has printed its report, invoke --json its result: each says why.
+        reported = isinstance(exc, NotReproduced | InvocationFailed)
+        _fail(exc.message, exc.hint, exc.exit_code, as_json and not reported)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # click turns it into Abort
             _interrupted(exc.__context__, as_json)

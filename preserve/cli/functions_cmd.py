@@ -189,8 +189,9 @@ def undeploy(app: AppContext, name: str, as_json: bool) -> None:
 @click.command()
 @click.argument("name")
 @click.argument("invocation", required=False)
+@JSON
 @click.pass_obj
-def logs(app: AppContext, name: str, invocation: str | None) -> None:
+def logs(app: AppContext, name: str, invocation: str | None, as_json: bool) -> None:
     """What the target kept of a function, or of one invocation."""
     from preserve.functions.deploy import logs as do_logs
 
@@ -200,4 +201,7 @@ def logs(app: AppContext, name: str, invocation: str | None) -> None:
             f"the target kept no logs of invocation {invocation} of {name}",
             hint="see `preserve logs NAME` for everything it kept",
         )
+    if as_json:
+        print_json({"name": name, "invocation": invocation, "logs": text})
+        return
     click.echo(text, nl=False)

@@ -37,6 +37,7 @@ from preserve.errors import BuildError
 from preserve.functions.definition import Definition
 from preserve.progress import Progress
 from preserve.rerun.fetch import fetch_image
+from preserve.runners.base import open_runner
 from preserve.settings import Settings
 from preserve.shim import SHIM_VERSION
 from preserve.shim.__main__ import NEEDED
@@ -144,7 +145,8 @@ def build(definition: Definition, settings: Settings, progress: Progress) -> Fun
     """The function image of ``definition`` (built once per content), probed and checked."""
     spec = definition.spec
     label = spec["function"]
-    base_id = fetch_image(definition.plan, settings, progress)
+    # Function images are built by the Docker Engine: the base goes there, by its digest.
+    base_id = fetch_image(definition.plan, settings, open_runner(settings, "docker"), progress)
     progress.step(f"probing the image of {label} for a python3 the shim can run in")
     found = probe(base_id, label)
     spec = {**spec, "image_env": found.env, "image_workdir": found.workdir}

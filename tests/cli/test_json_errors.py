@@ -34,7 +34,8 @@ def test_configuration_error_is_json(command: str, tmp_path: Path) -> None:
     config.write_text("registry = [not toml")
     args = {"capture": [str(tmp_path)], "doctor": [], "rerun": [str(tmp_path)]}
     args |= {"push": [str(tmp_path)], "pull": ["local:x"], "publish": [str(tmp_path)]}
-    args |= {"resolve": ["10.5072/x"]}
+    args |= {"resolve": ["10.5072/x"], "deploy": ["10.5072/x"], "functions": []}
+    args |= {"invoke": ["x", "--input", "a=b"], "undeploy": ["x"], "logs": ["x"]}
     proc = run_preserve(command, *args[command], "--json", env={"PRESERVE_CONFIG": str(config)})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = error_document(proc.stdout)
