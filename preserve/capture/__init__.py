@@ -33,7 +33,6 @@ from preserve.capture.withheld import (
     uri_values,
 )
 from preserve.crate.io import dumps, write_metadata
-from preserve.crate.jsonld import iso
 from preserve.crate.model import COMPLETED, FAILED, OUTPUTS_DIR, CrateRecord
 from preserve.crate.target import check_target, finalize, staging_dir
 from preserve.disk import writing
@@ -45,6 +44,7 @@ from preserve.oci.engine_images import engine_source
 from preserve.progress import QUIET, Progress
 from preserve.runners.base import open_runner
 from preserve.settings import Settings
+from preserve.shim.jsonld import iso
 from preserve.source import SourceInfo, source_info
 
 

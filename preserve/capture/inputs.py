@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from preserve.crate.jsonld import iso
 from preserve.crate.model import (
     MOUNT_ROOT,
     InputRecord,
@@ -16,6 +15,7 @@ from preserve.mediatypes import guess
 from preserve.progress import Progress
 from preserve.secrets import redact_uri
 from preserve.settings import Settings
+from preserve.shim.jsonld import iso
 
 
 @dataclass

@@ -33,3 +33,27 @@ def to_option(help_text: str) -> Decorator:
         metavar="REGISTRY/REPOSITORY[:TAG]",
         help=f"{help_text} local:REPOSITORY is the local store (OCI stores installed: {stores}).",
     )
+
+
+def _input_pairs(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, uri = value.partition("=")
+        if not sep or not name or not uri:
+            raise click.BadParameter(f"{value!r} is not NAME=URI")
+        pairs[name] = uri
+    return pairs
+
+
+def input_option(help_text: str) -> Decorator:
+    """``--input NAME=URI``, repeatable, as a dict."""
+    return click.option(
+        "--input",
+        "inputs",
+        multiple=True,
+        metavar="NAME=URI",
+        callback=_input_pairs,
+        help=help_text,
+    )

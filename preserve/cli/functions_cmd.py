@@ -11,11 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from preserve.cli._context import AppContext
+from preserve.cli._options import input_option, json_option
 from preserve.cli._render import out_console, print_json, progress_for
-from preserve.cli.rerun_cmd import _input_pairs
 from preserve.errors import ConfigError, InvocationFailed
-
-JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 @click.command()
@@ -33,7 +31,7 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable ou
 @click.option("--event-input", help="The input a raw storage event is bound to.")
 @click.option("--event-base", metavar="URI", help="The folder storage event names are in.")
 @click.option("--output-to", metavar="URI", help="Default output folder (one sub-folder per call).")
-@JSON
+@json_option()
 @click.pass_obj
 def deploy(
     app: AppContext,
@@ -85,14 +83,7 @@ def _config_file(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.command()
 @click.argument("what", metavar="NAME|DOI|REF")
 @click.option("--target", help="The target of the deployment to call (default: local).")
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME=URI",
-    callback=_input_pairs,
-    help="New data for input NAME, by URI. Repeatable.",
-)
+@input_option("New data for input NAME, by URI. Repeatable.")
 @click.option(
     "--config",
     "config",
@@ -102,7 +93,7 @@ def _config_file(ctx: click.Context, param: click.Parameter, value: Path | None)
 )
 @click.option("--output-to", metavar="URI", help="Folder for the outputs and the crate.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
-@JSON
+@json_option()
 @click.pass_obj
 def invoke(
     app: AppContext,
@@ -147,7 +138,7 @@ def invoke(
 
 
 @click.command(name="functions")
-@JSON
+@json_option()
 @click.pass_obj
 def functions_(app: AppContext, as_json: bool) -> None:
     """The deployed functions: name, DOI, target, image digest, state."""
@@ -173,7 +164,7 @@ def functions_(app: AppContext, as_json: bool) -> None:
 
 @click.command()
 @click.argument("name")
-@JSON
+@json_option()
 @click.pass_obj
 def undeploy(app: AppContext, name: str, as_json: bool) -> None:
     """Remove a function from its target."""
@@ -189,7 +180,7 @@ def undeploy(app: AppContext, name: str, as_json: bool) -> None:
 @click.command()
 @click.argument("name")
 @click.argument("invocation", required=False)
-@JSON
+@json_option()
 @click.pass_obj
 def logs(app: AppContext, name: str, invocation: str | None, as_json: bool) -> None:
     """What the target kept of a function, or of one invocation."""

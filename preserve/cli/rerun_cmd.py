@@ -11,7 +11,7 @@ from rich.table import Table
 
 from preserve import plugins
 from preserve.cli._context import AppContext
-from preserve.cli._options import json_option, plugin_option
+from preserve.cli._options import input_option, json_option, plugin_option
 from preserve.cli._render import out_console, print_json, progress_for
 from preserve.errors import NotReproduced
 
@@ -20,18 +20,6 @@ if TYPE_CHECKING:
     from preserve.rerun import RerunResult
 
 STYLE = {"identical": "green", "equivalent": "cyan", "different": "red", "missing": "red"}
-
-
-def _input_pairs(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        name, sep, uri = value.partition("=")
-        if not sep or not name or not uri:
-            raise click.BadParameter(f"{value!r} is not NAME=URI")
-        pairs[name] = uri
-    return pairs
 
 
 def _env_pairs(
@@ -55,14 +43,9 @@ def _env_pairs(
     help="Directory for the rerun's crate. Default: ./NAME-rerun.",
 )
 @plugin_option("--runner", plugins.RUNNERS, "Container runner (default: the configured one).")
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME=URI",
-    callback=_input_pairs,
-    help="Run on new data for input NAME (no comparison, unless its SHA-256 is the "
-    "recorded input's). Repeatable.",
+@input_option(
+    "Run on new data for input NAME (no comparison, unless its SHA-256 is the "
+    "recorded input's). Repeatable."
 )
 @click.option(
     "--env",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from datetime import UTC, datetime
 from typing import Any
 
 from preserve.crate.model import (
@@ -22,51 +21,25 @@ from preserve.crate.model import (
     InputRecord,
 )
 from preserve.manifest import Author
+from preserve.shim.jsonld import (
+    CONTEXT,
+    DOCKER_IMAGE,
+    PROCESS_PROFILE,
+    RO_CRATE,
+    add_checksums,
+    environment,
+    file_entity,
+    iso,
+    one_or_many,
+    ref,
+    resource_usage,
+    slug,
+)
 from preserve.source import source_link, web_url
 
-RO_CRATE = "https://w3id.org/ro/crate/1.1"
-PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
-WFRUN = "https://w3id.org/ro/terms/workflow-run#"
-DOCKER_IMAGE = f"{WFRUN}DockerImage"
 IMAGE_ID = "#container-image"
 SOFTWARE_ID = "#analysis-code"  # the analysis code, until it has a web address
-# The workflow-run terms are spelled out inline with their published IRIs rather
-# than by referencing https://w3id.org/ro/terms/workflow-run/context: that context
-# itself includes the RO-Crate 1.1 context, which JSON-LD processors such as pyld
-# (used by the community validator) reject as a recursive inclusion, and older
-# copies of it lack ContainerImage & co.
-CONTEXT: list[Any] = [
-    f"{RO_CRATE}/context",
-    {
-        term: f"{WFRUN}{term}"
-        for term in (
-            "ContainerImage",
-            "DockerImage",
-            "containerImage",
-            "registry",
-            "tag",
-            "environment",
-            "resourceUsage",
-            "sha256",
-            "md5",
-            "sha1",
-            "sha512",
-        )
-    },
-]
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 with milliseconds and a numeric offset, the form the profile checks for."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _ref(entity_id: str) -> dict[str, str]:
-    return {"@id": entity_id}
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+_ref, _slug = ref, slug
 
 
 def _person_id(author: Author) -> str:
@@ -94,18 +67,7 @@ def _people(record: CrateRecord) -> list[dict[str, Any]]:
 
 
 def _file(f: FileRecord, **extra: Any) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "@id": f.id,
-        "@type": "File",
-        "name": f.name or f.id.rsplit("/", 1)[-1],
-        "contentSize": str(f.size),
-        "encodingFormat": f.encoding_format,
-        "sha256": f.sha256,
-    }
-    if f.description:
-        entity["description"] = f.description
-    entity.update(extra)
-    return entity
+    return file_entity(f.id, f.size, f.sha256, f.encoding_format, f.name, f.description, **extra)
 
 
 def _input(inp: InputRecord, extra: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,32 +87,10 @@ def _input(inp: InputRecord, extra: list[dict[str, Any]]) -> dict[str, Any]:
         entity["sdDatePublished"] = inp.sd_date_published
     if inp.doi:
         entity["identifier"] = f"https://doi.org/{inp.doi}"
-    props = []
-    for algo, value in sorted(inp.checksums.items()):
-        if algo in ("md5", "sha1", "sha512"):
-            entity[algo] = value
-        elif algo != "sha256":
-            pv_id = f"#{_slug(inp.name)}-{algo}"
-            props.append(_ref(pv_id))
-            extra.append(
-                {
-                    "@id": pv_id,
-                    "@type": "PropertyValue",
-                    "name": f"{algo} checksum reported by the storage",
-                    "propertyID": algo,
-                    "value": value,
-                }
-            )
-    if props:
-        entity["additionalProperty"] = one_or_many(props)
+    add_checksums(entity, inp.name, inp.checksums, extra)
     if inp.checksum_manifest:
         entity["subjectOf"] = _ref(inp.checksum_manifest)
     return entity
-
-
-def one_or_many(refs: list[Any]) -> Any:
-    """RO-Crate 1.1 prefers a single value over a one-element list."""
-    return refs[0] if len(refs) == 1 else refs
 
 
 def instrument_id(record: CrateRecord) -> str:
@@ -254,21 +194,7 @@ def _container(record: CrateRecord) -> dict[str, Any]:
 
 
 def _environment(record: CrateRecord) -> list[dict[str, Any]]:
-    out = []
-    for e in record.env:
-        entity: dict[str, Any] = {
-            "@id": f"#env-{e.name}",
-            "@type": "PropertyValue",
-            "name": e.name,
-            "value": e.value or "",
-        }
-        if e.withheld:
-            entity["value"] = "<withheld by preserve>"
-            entity["description"] = "Value withheld: it looks like a credential."
-        elif e.value is None:
-            entity["description"] = "Not set when the analysis ran."
-        out.append(entity)
-    return out
+    return environment((e.name, e.value, e.withheld) for e in record.env)
 
 
 def _action(
@@ -522,40 +448,10 @@ def _image_description(record: CrateRecord) -> str:
 
 def _resource_usage(record: CrateRecord) -> list[dict[str, Any]]:
     run = record.run
-    out = []
-    if run.peak_memory is not None:
-        out.append(
-            {
-                "@id": "#usage-peak-memory",
-                "@type": "PropertyValue",
-                "name": "peak memory",
-                "propertyID": "peak-memory",
-                "value": str(run.peak_memory),
-                "unitCode": "http://qudt.org/vocab/unit/BYTE",
-                "description": "High-water mark of the container's memory cgroup.",
-            }
-        )
-    if run.cpu_seconds is not None:
-        out.append(
-            {
-                "@id": "#usage-cpu-time",
-                "@type": "PropertyValue",
-                "name": "CPU time",
-                "propertyID": "cpu-time",
-                "value": f"{run.cpu_seconds:.3f}",
-                "unitCode": "http://qudt.org/vocab/unit/SEC",
-                "description": "User and system CPU time of the container, sampled every 50 ms.",
-            }
-        )
-    wall = (run.end - run.start).total_seconds()
-    out.append(
-        {
-            "@id": "#usage-wall-time",
-            "@type": "PropertyValue",
-            "name": "wall-clock time",
-            "propertyID": "wall-time",
-            "value": f"{wall:.3f}",
-            "unitCode": "http://qudt.org/vocab/unit/SEC",
-        }
+    return resource_usage(
+        (run.end - run.start).total_seconds(),
+        run.peak_memory,
+        run.cpu_seconds,
+        memory_note="High-water mark of the container's memory cgroup.",
+        cpu_note="User and system CPU time of the container, sampled every 50 ms.",
     )
-    return out

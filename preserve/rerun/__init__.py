@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from preserve.compare import OutputComparison, compare_output, reproduced
-from preserve.crate.jsonld import iso
 from preserve.crate.model import OUTPUTS_DIR, RunRecord
 from preserve.crate.plan import RerunPlan, read_plan
 from preserve.crate.target import check_target, finalize, staging_dir
@@ -40,6 +39,7 @@ from preserve.rerun.locate import Origin, locate
 from preserve.rerun.record import write_rerun_crate
 from preserve.runners.base import open_runner
 from preserve.settings import Settings
+from preserve.shim.jsonld import iso
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 0.0

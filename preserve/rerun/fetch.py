@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from preserve.crate.jsonld import iso
 from preserve.crate.model import (
     EnvRecord,
     InputRecord,
@@ -25,6 +24,7 @@ from preserve.rerun.confine import crate_path
 from preserve.runners.base import ImageSource, Runner
 from preserve.secrets import is_secret, redact_uri
 from preserve.settings import Settings
+from preserve.shim.jsonld import iso
 
 
 def fetch_image(plan: RerunPlan, settings: Settings, runner: Runner, progress: Progress) -> str:

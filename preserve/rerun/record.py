@@ -11,7 +11,6 @@ from pathlib import Path
 from preserve import __version__
 from preserve.compare import OutputComparison, reproduced
 from preserve.crate.io import write_document, write_metadata
-from preserve.crate.jsonld import iso
 from preserve.crate.model import (
     ANALYSIS_DIR,
     LOGS_DIR,
@@ -32,6 +31,7 @@ from preserve.mediatypes import guess
 from preserve.rerun.fetch import StagedInput
 from preserve.rerun.locate import Origin
 from preserve.settings import Publisher, Settings
+from preserve.shim.jsonld import iso
 
 
 def write_rerun_crate(

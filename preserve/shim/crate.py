@@ -31,38 +31,29 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from preserve.shim.documents import Trigger
+from preserve.shim.jsonld import (
+    CONTEXT,
+    DOCKER_IMAGE,
+    PROCESS_PROFILE,
+    RO_CRATE,
+    add_checksums,
+    environment,
+    file_entity,
+    iso,
+    one_or_many,
+    ref,
+    resource_usage,
+)
 
 CRATE_METADATA = "ro-crate-metadata.json"
 CRATE_PREVIEW = "ro-crate-preview.html"
 RUN_SPEC = "preserve-run.json"
 OUTDIR = "/preserve/outputs"
-RO_CRATE = "https://w3id.org/ro/crate/1.1"
-PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
-WFRUN = "https://w3id.org/ro/terms/workflow-run#"
 COMPLETED = "http://schema.org/CompletedActionStatus"
 FAILED = "http://schema.org/FailedActionStatus"
 FUNCTION_IMAGE_ID = "#function-image"
 TRIGGER_ID = "#trigger"
-# The same context as capture's crates (crate/jsonld.py): workflow-run terms inline.
-CONTEXT: list[Any] = [
-    f"{RO_CRATE}/context",
-    {
-        term: f"{WFRUN}{term}"
-        for term in (
-            "ContainerImage",
-            "DockerImage",
-            "containerImage",
-            "registry",
-            "tag",
-            "environment",
-            "resourceUsage",
-            "sha256",
-            "md5",
-            "sha1",
-            "sha512",
-        )
-    },
-]
+_ref, _one_or_many = ref, one_or_many
 
 
 @dataclass(frozen=True)
@@ -114,10 +105,6 @@ class Invocation:
     @property
     def status(self) -> str:
         return FAILED if self.error else COMPLETED
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def now() -> datetime:
@@ -189,56 +176,17 @@ def write(folder: str, spec: Mapping[str, Any], call: Invocation) -> list[str]:
     return [RUN_SPEC, CRATE_PREVIEW, CRATE_METADATA]
 
 
-def _ref(entity_id: str) -> dict[str, str]:
-    return {"@id": entity_id}
-
-
-def _one_or_many(refs: list[Any]) -> Any:
-    return refs[0] if len(refs) == 1 else refs
-
-
 def _file(f: FileFact, **extra: Any) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "@id": f.id,
-        "@type": "File",
-        "name": f.name or f.id.rstrip("/").rsplit("/", 1)[-1],
-        "contentSize": str(f.size),
-        "encodingFormat": f.media_type,
-        "sha256": f.sha256,
-    }
-    if f.description:
-        entity["description"] = f.description
-    entity.update(extra)
-    return entity
+    return file_entity(f.id, f.size, f.sha256, f.media_type, f.name, f.description, **extra)
 
 
 def _input(item: InputFact, extra: list[dict[str, Any]]) -> dict[str, Any]:
-    entity = _file(
-        item.file,
-        name=item.name,
-        description=item.file.description
-        or f"Input '{item.name}', at {item.mount} during the invocation.",
-    )
+    f = item.file
+    about = f.description or f"Input '{item.name}', at {item.mount} during the invocation."
+    entity = file_entity(f.id, f.size, f.sha256, f.media_type, item.name, about)
     if item.accessed:
         entity["sdDatePublished"] = item.accessed
-    props = []
-    for algorithm, value in sorted(item.checksums.items()):
-        if algorithm in ("md5", "sha1", "sha512"):
-            entity[algorithm] = value
-        elif algorithm != "sha256":
-            pv_id = f"#{item.name}-{algorithm}"
-            props.append(_ref(pv_id))
-            extra.append(
-                {
-                    "@id": pv_id,
-                    "@type": "PropertyValue",
-                    "name": f"{algorithm} checksum reported by the storage",
-                    "propertyID": algorithm,
-                    "value": value,
-                }
-            )
-    if props:
-        entity["additionalProperty"] = _one_or_many(props)
+    add_checksums(entity, item.name, item.checksums, extra)
     return entity
 
 
@@ -366,7 +314,7 @@ def _function_image(spec: Mapping[str, Any], call: Invocation) -> dict[str, Any]
     entity: dict[str, Any] = {
         "@id": FUNCTION_IMAGE_ID,
         "@type": "ContainerImage",
-        "additionalType": _ref(f"{WFRUN}DockerImage"),
+        "additionalType": _ref(DOCKER_IMAGE),
         "name": image.get("name") or f"preserve function {spec['name']}",
         "description": "The function image the invocation ran in: the analysis image "
         f"({spec['image_entity_id']}) plus preserve's shim layer, which adds no software "
@@ -401,61 +349,19 @@ def _trigger(trigger: Trigger) -> dict[str, Any]:
 
 
 def _environment(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for e in spec.get("env") or []:
-        entity: dict[str, Any] = {
-            "@id": f"#env-{e['name']}",
-            "@type": "PropertyValue",
-            "name": e["name"],
-            "value": e.get("value") or "",
-        }
-        if e.get("withheld"):
-            entity["value"] = "<withheld by preserve>"
-            entity["description"] = "Value withheld: it looks like a credential."
-        elif e.get("value") is None:
-            entity["description"] = "Not set when the analysis ran."
-        out.append(entity)
-    return out
+    return environment(
+        (e["name"], e.get("value"), bool(e.get("withheld"))) for e in spec.get("env") or []
+    )
 
 
 def _usage(call: Invocation) -> list[dict[str, Any]]:
-    out = []
-    if call.peak_memory is not None:
-        out.append(
-            {
-                "@id": "#usage-peak-memory",
-                "@type": "PropertyValue",
-                "name": "peak memory",
-                "propertyID": "peak-memory",
-                "value": str(call.peak_memory),
-                "unitCode": "http://qudt.org/vocab/unit/BYTE",
-                "description": "Largest resident set of the command's processes.",
-            }
-        )
-    if call.cpu_seconds is not None:
-        out.append(
-            {
-                "@id": "#usage-cpu-time",
-                "@type": "PropertyValue",
-                "name": "CPU time",
-                "propertyID": "cpu-time",
-                "value": f"{call.cpu_seconds:.3f}",
-                "unitCode": "http://qudt.org/vocab/unit/SEC",
-                "description": "User and system CPU time of the command's processes.",
-            }
-        )
-    wall = (call.end - call.start).total_seconds()
-    out.append(
-        {
-            "@id": "#usage-wall-time",
-            "@type": "PropertyValue",
-            "name": "wall-clock time",
-            "propertyID": "wall-time",
-            "value": f"{wall:.3f}",
-            "unitCode": "http://qudt.org/vocab/unit/SEC",
-        }
+    return resource_usage(
+        (call.end - call.start).total_seconds(),
+        call.peak_memory,
+        call.cpu_seconds,
+        memory_note="Largest resident set of the command's processes.",
+        cpu_note="User and system CPU time of the command's processes.",
     )
-    return out
 
 
 def preview(spec: Mapping[str, Any], call: Invocation) -> str:

@@ -16,6 +16,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from datetime import timezone
 from typing import IO, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -182,16 +183,26 @@ def status_error(method: str, uri: str, status: int, body: str) -> ShimError:
     return ShimError(where + detail, status=502)
 
 
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _retry_after(value: str | None, attempt: int) -> float:
-    """Seconds to wait: ``Retry-After`` (seconds or an HTTP date), else exponential."""
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        when = email.utils.parsedate_to_datetime(value) if "," in value else None
-        if when is not None:
-            return max(0.0, when.timestamp() - time.time())
-    return min(0.5 * 2.0 ** (attempt - 1), 8.0)
+    """Seconds to wait: ``Retry-After``, else exponential."""
+    seconds = retry_after_seconds(value)
+    return seconds if seconds is not None else min(0.5 * 2.0 ** (attempt - 1), 8.0)
 
 
 def _late(deadline: float | None, wait: float) -> bool:

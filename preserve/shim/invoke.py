@@ -35,6 +35,7 @@ from preserve.shim.documents import (
     result_document,
 )
 from preserve.shim.http import Client
+from preserve.shim.jsonld import iso
 from preserve.shim.key import invocation_key
 from preserve.shim.mediatypes import guess
 from preserve.shim.redact import redact_uri, scrub
@@ -198,7 +199,7 @@ def _stage(
         media = item["media_type"]
     file = crate.FileFact(redact_uri(found.uri), staged.size, staged.sha256, media)
     checksums = {k: v for k, v in staged.checksums.items() if k != "sha256"}
-    return crate.InputFact(name, file, mount, True, checksums, crate.iso(crate.now()))
+    return crate.InputFact(name, file, mount, True, checksums, iso(crate.now()))
 
 
 def _output_folder(ctx: Context, params: Parameters, key: str) -> str:

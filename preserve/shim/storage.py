@@ -285,29 +285,22 @@ def upload(
         "Want-Digest": UPLOAD_DIGESTS,
     }
     with open(path, "rb") as fh:
-        try:
-            response = client.request(
-                "PUT",
-                uri,
-                headers=headers,
-                data=fh,
-                length=size,
-                deadline=deadline,
-                ok=(200, 201, 204),
-            )
-        except ShimError as exc:
-            if "HTTP 409" not in exc.message:
-                raise
-            make_folders(client, uri, deadline)  # a WebDAV server that does not create them
-            response = client.request(
-                "PUT",
-                uri,
-                headers=headers,
-                data=fh,
-                length=size,
-                deadline=deadline,
-                ok=(200, 201, 204),
-            )
+        for attempt in (1, 2):
+            try:
+                response = client.request(
+                    "PUT",
+                    uri,
+                    headers=headers,
+                    data=fh,
+                    length=size,
+                    deadline=deadline,
+                    ok=(200, 201, 204),
+                )
+                break
+            except ShimError as exc:
+                if attempt == 2 or "HTTP 409" not in exc.message:
+                    raise
+                make_folders(client, uri, deadline)  # a WebDAV server that does not create them
     response.close()
     stored = checksums_from_headers(response.headers)
     for algorithm, value in sorted(stored.items()):

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from preserve.errors import TargetError
+from preserve.shim.http import retry_after_seconds
 from preserve.shim.redact import redact_uri
 
 MAX_ANSWER = 8 << 20
@@ -90,7 +91,7 @@ def call(
             data = _read(resp, endpoint)
         if resp.status_code in expected:
             return Answer(resp.status_code, dict(resp.headers), _json(data, endpoint, url))
-        wait = retry_after(resp.headers.get("Retry-After"))
+        wait = retry_after_seconds(resp.headers.get("Retry-After"))
         if resp.status_code in BUSY:
             late = deadline is not None and time.monotonic() + (wait or 1.0) > deadline
             if attempt <= retries and not late:
@@ -149,18 +150,3 @@ def _reason(exc: Exception) -> str:
     """The cause's last clause, never the full text (it may name a URL with a token)."""
     text = str(exc.__cause__ or exc)
     return text.rsplit(":", 1)[-1].strip(" ')>") or type(exc).__name__
-
-
-def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

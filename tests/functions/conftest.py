@@ -6,7 +6,6 @@ the deployments live there) and uses its own paths on the storage."""
 from __future__ import annotations
 
 import os
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,25 +17,9 @@ from tests.helpers import git_commit_all
 from tests.rerun.analyses import make
 from tests.rerun.conftest import demo_data_server  # noqa: F401  (the example's data)
 from tests.servers.dcache import DcacheServer
+from tests.shim.conftest import SCRIPT
 
-# Reads its text input; a mode in it: crash, sleep N, nothing (writes no output).
-UPPER = textwrap.dedent(
-    """\
-    import json, os, sys, time
-    data = open(sys.argv[1]).read()
-    config = json.load(open(sys.argv[2]))
-    out = sys.argv[3]
-    if data.startswith("crash"):
-        print("bad calibration", file=sys.stderr); sys.exit(7)
-    if data.startswith("sleep"):
-        time.sleep(float(data.split()[1]))
-    if data.startswith("nothing"):
-        sys.exit(0)
-    print("ran on", len(data), "characters")
-    open(os.path.join(out, "upper.txt"), "w").write(data.upper() * config["repeat"])
-    json.dump({"chars": len(data)}, open(os.path.join(out, "count.json"), "w"))
-    """
-)
+UPPER = SCRIPT  # the same small analysis the in-process shim tests run
 
 
 @pytest.fixture(scope="session")

@@ -133,6 +133,8 @@ def test_unreachable_and_silent_endpoints(session: requests.Session) -> None:
 def test_retry_after_as_a_date() -> None:
     from email.utils import formatdate
 
-    later = http.retry_after(formatdate(time.time() + 60, usegmt=True))
+    from preserve.shim.http import retry_after_seconds
+
+    later = retry_after_seconds(formatdate(time.time() + 60, usegmt=True))
     assert later is not None and 55 < later <= 60
-    assert http.retry_after("soon") is None and http.retry_after(None) is None
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
