@@ -14,7 +14,6 @@ from typing import Any
 
 from preserve.crate.model import (
     ANALYSIS_DIR,
-    CRATE_METADATA,
     OUTPUTS_DIR,
     CrateRecord,
     FileRecord,
@@ -22,13 +21,13 @@ from preserve.crate.model import (
 )
 from preserve.manifest import Author
 from preserve.shim.jsonld import (
-    CONTEXT,
     DOCKER_IMAGE,
     PROCESS_PROFILE,
-    RO_CRATE,
     add_checksums,
+    document,
     environment,
     file_entity,
+    head,
     iso,
     one_or_many,
     ref,
@@ -360,19 +359,7 @@ def build_graph(record: CrateRecord) -> dict[str, Any]:
         + [e["@id"] for e in extras],
     )
     graph: list[dict[str, Any]] = [
-        {
-            "@id": CRATE_METADATA,
-            "@type": "CreativeWork",
-            "conformsTo": _ref(RO_CRATE),
-            "about": _ref("./"),
-        },
-        root,
-        {
-            "@id": PROCESS_PROFILE,
-            "@type": "CreativeWork",
-            "name": "Process Run Crate",
-            "version": "0.5",
-        },
+        *head(root),
         *_code_entities(record, local_inputs),
         *files,
         *inputs,
@@ -406,15 +393,7 @@ def build_graph(record: CrateRecord) -> dict[str, Any]:
                 "identifier": m.license,
             }
         )
-    return {"@context": CONTEXT, "@graph": _dedupe(graph)}
-
-
-def _dedupe(graph: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entity per @id (an author's organisation may also be the publisher)."""
-    seen: dict[str, dict[str, Any]] = {}
-    for entity in graph:
-        seen.setdefault(entity["@id"], entity)
-    return list(seen.values())
+    return document(graph)
 
 
 def _license_id(spdx: str) -> str:

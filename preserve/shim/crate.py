@@ -32,13 +32,13 @@ from typing import Any, Mapping, Sequence
 
 from preserve.shim.documents import Trigger
 from preserve.shim.jsonld import (
-    CONTEXT,
     DOCKER_IMAGE,
     PROCESS_PROFILE,
-    RO_CRATE,
     add_checksums,
+    document,
     environment,
     file_entity,
+    head,
     iso,
     one_or_many,
     ref,
@@ -233,19 +233,7 @@ def graph(spec: Mapping[str, Any], call: Invocation, recipe: FileFact) -> dict[s
     if local:
         folder["hasPart"] = _one_or_many([_ref(i) for i in local])
     entities: list[dict[str, Any]] = [
-        {
-            "@id": CRATE_METADATA,
-            "@type": "CreativeWork",
-            "conformsTo": _ref(RO_CRATE),
-            "about": _ref("./"),
-        },
-        root,
-        {
-            "@id": PROCESS_PROFILE,
-            "@type": "CreativeWork",
-            "name": "Process Run Crate",
-            "version": "0.5",
-        },
+        *head(root),
         *([folder] if local else []),
         *files,
         *inputs,
@@ -265,10 +253,7 @@ def graph(spec: Mapping[str, Any], call: Invocation, recipe: FileFact) -> dict[s
     ]
     if call.trigger is not None:
         entities.append(_trigger(call.trigger))
-    seen: dict[str, dict[str, Any]] = {}
-    for entity in entities:
-        seen.setdefault(entity["@id"], entity)
-    return {"@context": CONTEXT, "@graph": list(seen.values())}
+    return document(entities)
 
 
 def _action(

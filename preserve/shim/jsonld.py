@@ -174,3 +174,25 @@ def resource_usage(
         }
     )
     return out
+
+
+def head(root: dict[str, Any], metadata: str = "ro-crate-metadata.json") -> list[dict[str, Any]]:
+    """The metadata descriptor, the root and the profile: how every crate's graph begins."""
+    return [
+        {"@id": metadata, "@type": "CreativeWork", "conformsTo": ref(RO_CRATE), "about": ref("./")},
+        root,
+        {
+            "@id": PROCESS_PROFILE,
+            "@type": "CreativeWork",
+            "name": "Process Run Crate",
+            "version": "0.5",
+        },
+    ]
+
+
+def document(graph: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON-LD document: one entity per ``@id`` (the first wins), in order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entity in graph:
+        seen.setdefault(entity["@id"], entity)
+    return {"@context": CONTEXT, "@graph": list(seen.values())}
