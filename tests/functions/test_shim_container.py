@@ -223,3 +223,37 @@ def test_an_image_without_python3_is_refused_saying_why(base_image: str) -> None
     assert "cannot deploy 10.5072/preserve.nopython" in err.value.message
     assert "no python3 on its PATH" in err.value.message
     assert "python3 (>= 3.8)" in str(err.value.hint)
+
+
+def test_a_raw_dcache_event_is_bound_and_lands_in_the_default_folder(
+    upper_doi: str, storage: DcacheServer, folder: str, isolated_dirs: Path
+) -> None:
+    """Deployed with --event-base and --output-to: dCache's SSE ``data`` becomes a call on
+    the new file; the same event delivered twice runs once (same key, same folder)."""
+    from preserve.functions.definition import EventBinding
+    from preserve.functions.deploy import deploy, undeploy
+    from preserve.targets.local import _port
+
+    settings = home_settings(isolated_dirs)
+    events = EventBinding(
+        base=storage.url(f"{folder}/incoming/"), output_to=storage.url(f"{folder}/auto/", "dav")
+    )
+    name = f"upper-events-{folder[3:9]}"
+    deployed = deploy(upper_doi, to="local", name=name, settings=settings, events=events)
+    try:
+        container = docker_client().containers.get(deployed.deployment.endpoint_id)
+        url = f"http://127.0.0.1:{_port(container)}/"
+        storage.put(f"{folder}/incoming/scan 7.txt", b"event data")
+        event = {
+            "event": {"name": "scan 7.txt", "mask": ["IN_CLOSE_WRITE"]},
+            "subscription": f"{storage.api}/events/channels/C1/subscriptions/inotify/S1",
+        }
+        first = requests.post(url, json=event, timeout=120).json()
+        again = requests.post(url, json=event, timeout=120).json()
+    finally:
+        undeploy(name, settings=settings)
+    assert first["status"] == "completed" and again["cached"] is True
+    assert first["crate"] == storage.url(f"{folder}/auto/{first['key'][:20]}/", "dav")
+    graph = _crate(storage, f"{folder}/auto/{first['key'][:20]}/")
+    assert storage.url(f"{folder}/incoming/scan 7.txt") in graph  # URL-quoted once
+    assert graph["#trigger"]["name"].startswith("storage-event")
