@@ -184,7 +184,20 @@ def carried(view: CrateView, start: Iterable[str]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def _confined(mount: str, folder: str, what: str) -> str:
+    """A recorded mount the shim will write: only where capture puts them."""
+    parts = mount.split("/")
+    if not mount.startswith(f"{folder}/") or ".." in parts or len(parts) < 4:
+        raise CrateError(
+            f"the crate mounts {what} at {mount}, outside {folder}/",
+            hint="preserve captures mount inputs under /preserve/inputs/ and the "
+            "configuration under /preserve/config/; this crate was not written by it",
+        )
+    return mount
+
+
 def _input(plan: RerunPlan, item: Any, files: dict[str, Path]) -> dict[str, Any]:
+    _confined(item.mount, "/preserve/inputs", f"input {item.name!r}")
     data = item.data
     if item.is_dir:
         raise CrateError(
@@ -226,6 +239,7 @@ def _config(plan: RerunPlan, function: str, files: dict[str, Path]) -> dict[str,
             hint="the crate was changed after it was written; do not deploy it",
         )
     files[config["entity"]] = plan.config_path
+    _confined(config["mount"], "/preserve/config", "its configuration")
     return {
         "bundled": config["entity"],
         "mount": config["mount"],

@@ -124,6 +124,7 @@ def oscar(ctx: Context, environ: Mapping[str, str]) -> tuple[Parameters, Trigger
     if params.output_to is None and environ.get("TMP_OUTPUT_DIR") and not default:
         folder = os.path.abspath(environ["TMP_OUTPUT_DIR"])
         params = Parameters(params.inputs, "file://" + folder + "/", params.config)
+        ctx.client.file_roots = (*(ctx.client.file_roots or ()), folder)
     attrs = {"id": environ["JOB_UUID"]} if environ.get("JOB_UUID") else {}
     return params, Trigger(kind, attrs)
 

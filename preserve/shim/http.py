@@ -12,6 +12,7 @@ another host (a dCache door redirects downloads to a pool). ``dav://`` and
 from __future__ import annotations
 
 import email.utils
+import os
 import socket
 import time
 import urllib.error
@@ -79,8 +80,11 @@ class Client:
         token_hosts: Iterable[str] = (),
         timeout: float = 60.0,
         retries: int = 4,
+        file_roots: Iterable[str] | None = None,
     ) -> None:
         self._token = token
+        # Folders file:// URIs may name (None: any, on the host); the shim is given them.
+        self.file_roots = None if file_roots is None else tuple(r for r in file_roots if r)
         self._token_hosts = {h.strip().lower() for h in token_hosts if h.strip()}
         self.timeout = timeout
         self.retries = retries
@@ -89,9 +93,12 @@ class Client:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Client:
         """A client with the storage token the platform gave the function, if any:
-        ``PRESERVE_DATA_TOKEN``, sent only to ``PRESERVE_DATA_TOKEN_HOSTS`` (comma-separated)."""
+        ``PRESERVE_DATA_TOKEN``, sent only to ``PRESERVE_DATA_TOKEN_HOSTS`` (comma-separated);
+        ``file://`` URIs only under ``PRESERVE_SHIM_FILES`` (folders, ``:``-separated)."""
         hosts = environ.get("PRESERVE_DATA_TOKEN_HOSTS", "").split(",")
-        return cls(token=environ.get("PRESERVE_DATA_TOKEN") or None, token_hosts=hosts)
+        roots = environ.get("PRESERVE_SHIM_FILES", "").split(os.pathsep)
+        token = environ.get("PRESERVE_DATA_TOKEN") or None
+        return cls(token=token, token_hosts=hosts, file_roots=roots)
 
     def _authorised(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -99,6 +99,9 @@ def call(
         _upload_all(ctx, state, trigger, deadline)
     except ShimError as exc:
         return _failed(ctx, state, trigger, exc, deadline)
+    except OSError as exc:  # the function's own disk: full, read-only, gone
+        why = f"the function's disk failed: {exc.strerror or exc} ({exc.filename or ''})"
+        return _failed(ctx, state, trigger, ShimError(why.replace(" ()", "")), deadline)
     return _result(ctx, state, COMPLETED)
 
 

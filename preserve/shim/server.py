@@ -131,6 +131,8 @@ class Handler(BaseHTTPRequestHandler):
                 status, document = self._http(body)
         except ShimError as exc:
             status, document = exc.status, {"error": exc.message, "hint": exc.hint}
+        except Exception as exc:  # a bug: say so instead of hanging up
+            status, document = 500, {"error": f"the shim failed: {type(exc).__name__}: {exc}"}
         try:
             self._answer(status, document)
         finally:

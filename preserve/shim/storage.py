@@ -64,16 +64,32 @@ def scheme(uri: str) -> str:
     return urlsplit(uri).scheme.lower()
 
 
-def local_path(uri: str) -> str:
+def local_path(uri: str, roots: tuple[str, ...] | None = None) -> str:
+    """The path of a ``file://`` URI; with ``roots``, it must lie in one of those folders
+    once links are resolved (the function sees only the folders it was given)."""
     parts = urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
         raise ShimError(f"{redact_uri(uri)}: file:// URIs name this machine only", status=400)
-    return unquote(parts.path)
+    path = unquote(parts.path)
+    if roots is None:
+        return path
+    real = os.path.realpath(path)
+    for root in roots:
+        top = os.path.realpath(root)
+        if real == top or real.startswith(top.rstrip("/") + "/"):
+            return real
+    raise ShimError(
+        f"{redact_uri(uri)} is outside the folders this function may use "
+        f"({', '.join(roots) or 'none'})",
+        hint="file:// data must be in a folder the target shares with the function "
+        "(the local target: [targets.local] mounts)",
+        status=403,
+    )
 
 
 def describe(client: Client, uri: str, deadline: float | None) -> Described:
     if scheme(uri) == "file":
-        path = local_path(uri)
+        path = local_path(uri, client.file_roots)
         try:
             return Described(uri, os.stat(path).st_size)
         except OSError as exc:
@@ -141,7 +157,7 @@ def stage(
     uri = described.uri
     check_expected(uri, described, expected_sha256, expected_size, name)
     if scheme(uri) == "file":
-        path = local_path(uri)
+        path = local_path(uri, client.file_roots)
         digests = hash_file(path, ("sha256",))
         _check_recorded(name, uri, expected_sha256, digests["sha256"])
         return Staged(uri, path, os.path.getsize(path), digests["sha256"], {}, None)
@@ -276,7 +292,7 @@ def upload(
 ) -> None:
     """Store the file ``path`` at ``uri``, verified by the storage where it can."""
     if scheme(uri) == "file":
-        _write_local(path, local_path(uri))
+        _write_local(path, local_path(uri, client.file_roots))
         return
     size = os.path.getsize(path)
     headers = {
@@ -340,7 +356,7 @@ def read_small(client: Client, uri: str, limit: int, deadline: float | None = No
     """A small document at ``uri``; None when there is none (404)."""
     if scheme(uri) == "file":
         try:
-            with open(local_path(uri), "rb") as fh:
+            with open(local_path(uri, client.file_roots), "rb") as fh:
                 data = fh.read(limit + 1)
         except FileNotFoundError:
             return None

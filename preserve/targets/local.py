@@ -182,6 +182,7 @@ class LocalTarget:
                     "PRESERVE_TARGET": "local",
                     "PRESERVE_FUNCTION_IMAGE_ID": image_id,
                     "PRESERVE_FUNCTION_IMAGE": tag or "",
+                    "PRESERVE_SHIM_FILES": os.pathsep.join(self.opts.mounts),
                 },
                 network_mode=self.opts.network,
                 ports=None if host else {"8080/tcp": ("127.0.0.1", None)},

@@ -158,3 +158,28 @@ def test_storage_that_refuses_the_function_is_a_failure(shim: Context) -> None:
         result = call(shim, params, invocation_id="inv-1")
     assert result["status"] == "failed" and "HTTP 401" in result["error"]
     assert "PRESERVE_DATA_TOKEN" in result["error"]
+
+
+def test_file_uris_only_in_the_folders_the_function_was_given(shim: Context, tmp_path: Any) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "in.txt").write_text("local data")
+    shim.client.file_roots = (str(shared),)
+    inside = Parameters({"text": (shared / "in.txt").as_uri()}, (shared / "out").as_uri() + "/")
+    result = call(shim, inside, invocation_id="inv-1")
+    assert result["status"] == "completed", result
+    assert (shared / "out" / "outputs" / "upper.txt").read_text() == "LOCAL DATALOCAL DATA"
+    graph = {
+        e["@id"]: e
+        for e in json.loads((shared / "out" / "ro-crate-metadata.json").read_text())["@graph"]
+    }
+    assert (
+        graph[(shared / "in.txt").as_uri()]["sha256"] == hashlib.sha256(b"local data").hexdigest()
+    )
+    (tmp_path / "secret.txt").write_text("not yours")
+    link = shared / "link.txt"
+    link.symlink_to(tmp_path / "secret.txt")  # a link out of the shared folder
+    for uri in ("file:///etc/passwd", link.as_uri()):
+        outside = Parameters({"text": uri}, (shared / "out2").as_uri() + "/")
+        refused = call(shim, outside, invocation_id="inv-2")
+        assert refused["status"] == "failed" and "outside the folders" in refused["error"]
