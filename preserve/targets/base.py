@@ -22,6 +22,7 @@ Targets are named on the command line as ``NAME`` (``local``, ``slurm``),
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from preserve import plugins
-from preserve.errors import ConfigError, TargetError
+from preserve.errors import ConfigError
 from preserve.progress import Progress
 
 if TYPE_CHECKING:
@@ -169,6 +170,15 @@ def open_target(address: TargetAddress | str, settings: Settings) -> Target:
     return target
 
 
-def refuse(target: str, function: str, cause: str, hint: str | None = None) -> TargetError:
-    """The one shape of a target failure: target, function, cause."""
-    return TargetError(f"{target}: function {function}: {cause}", hint=hint)
+def shim_environment(
+    target: str, image_ref: str | None, image_id: str | None, files: Sequence[str] = ()
+) -> dict[str, str]:
+    """What every target tells the shim about where it runs (never a credential):
+    the target, the function image (for the invocation crate), the folders ``file://``
+    data may be in. Credentials go through the platform's secrets or OpenWhisk's /init."""
+    return {
+        "PRESERVE_TARGET": target,
+        "PRESERVE_FUNCTION_IMAGE": image_ref or "",
+        "PRESERVE_FUNCTION_IMAGE_ID": image_id or "",
+        "PRESERVE_SHIM_FILES": os.pathsep.join(files),
+    }

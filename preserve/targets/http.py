@@ -146,7 +146,16 @@ def _message(data: bytes) -> str:
     return f": {text[:300]}" if text else ""
 
 
+_REASONS = (
+    ("refused", "connection refused"),
+    ("aborted", "the connection closed without an answer"),
+    ("reset", "connection reset"),
+    ("Name or service not known", "unknown host"),
+    ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate is not trusted"),
+)
+
+
 def _reason(exc: Exception) -> str:
-    """The cause's last clause, never the full text (it may name a URL with a token)."""
-    text = str(exc.__cause__ or exc)
-    return text.rsplit(":", 1)[-1].strip(" ')>") or type(exc).__name__
+    """What happened, in words; never the exception's text (it may name a URL with a token)."""
+    text = str(exc)
+    return next((say for needle, say in _REASONS if needle in text), type(exc).__name__)

@@ -42,6 +42,7 @@ from preserve.targets.base import (
     FunctionImage,
     Outcome,
     TargetOptions,
+    shim_environment,
 )
 
 PREFIX = "preserve-fn"
@@ -158,7 +159,20 @@ class LocalTarget:
         return text if invocation_id is None else invocation_section(text, invocation_id)
 
     def undeploy(self, deployment: Deployment) -> None:
+        """Remove the container, and the function image unless another container uses it
+        (a function image keeps its analysis image from being removed)."""
+        from docker.errors import APIError, ImageNotFound
+
         self._remove(deployment.endpoint_id)
+        try:
+            docker_client().images.remove(deployment.image_ref)
+            if deployment.function_image_id:
+                docker_client().images.remove(deployment.function_image_id)
+        except ImageNotFound:
+            pass
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: in use by another deployment's container
+                raise
 
     # -- the container ------------------------------------------------------------------
 
@@ -179,10 +193,7 @@ class LocalTarget:
                 environment={
                     "PORT": str(port),
                     "PRESERVE_SHIM_HOST": "127.0.0.1" if host else "0.0.0.0",
-                    "PRESERVE_TARGET": "local",
-                    "PRESERVE_FUNCTION_IMAGE_ID": image_id,
-                    "PRESERVE_FUNCTION_IMAGE": tag or "",
-                    "PRESERVE_SHIM_FILES": os.pathsep.join(self.opts.mounts),
+                    **shim_environment("local", tag, image_id, self.opts.mounts),
                 },
                 network_mode=self.opts.network,
                 ports=None if host else {"8080/tcp": ("127.0.0.1", None)},
@@ -279,7 +290,11 @@ class LocalTarget:
             return TargetError(
                 exc.message + "; the function container is gone", hint="deploy again"
             )
+        deadline = time.monotonic() + 5  # a killed container is "running" a moment longer
         container.reload()
+        while container.status == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            container.reload()
         if container.status != "running":
             code = container.attrs["State"].get("ExitCode")
             tail = bytes(container.logs(tail=20)).decode("utf-8", "replace").strip()

@@ -59,35 +59,43 @@ def test_publish_deploy_invoke_validate_rerun(
     assert deployed["function"] == doi and deployed["target"] == "local"
     assert set(deployed) >= {"image_ref", "image_digest", "base_image_digest", "endpoint_id"}
 
-    storage.put(f"{folder}/scan43/frames.h5", new_frames(43))
-    source = storage.url(f"{folder}/scan43/frames.h5")
-    out = storage.url(f"{folder}/results/scan43/", "dav")
-    proc = run_preserve(
-        "invoke", "azint", "--input", f"frames={source}", "--output-to", out, "--json"
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    assert result["status"] == "completed" and result["function"] == doi
-    assert set(result["outputs"]) == {"profile.csv", "profile.h5"}
-    put = storage.files[f"{folder}/results/scan43/outputs/profile.h5"]
-    assert result["outputs"]["profile.h5"]["size"] == len(put.data)
+    try:
+        storage.put(f"{folder}/scan43/frames.h5", new_frames(43))
+        source = storage.url(f"{folder}/scan43/frames.h5")
+        out = storage.url(f"{folder}/results/scan43/", "dav")
+        proc = run_preserve(
+            "invoke", "azint", "--input", f"frames={source}", "--output-to", out, "--json"
+        )
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["status"] == "completed" and result["function"] == doi
+        assert set(result["outputs"]) == {"profile.csv", "profile.h5"}
+        put = storage.files[f"{folder}/results/scan43/outputs/profile.h5"]
+        assert result["outputs"]["profile.h5"]["size"] == len(put.data)
 
-    local = fetch_crate(result["crate"], home_settings(isolated_dirs), QUIET)
-    code, issues = validate_crate(local, tmp_path, online=True)
-    assert issues == [] and code == 0, issues
-    graph = {
-        e["@id"]: e for e in json.loads((local / "ro-crate-metadata.json").read_text())["@graph"]
-    }
-    assert graph["./"]["isBasedOn"] == {"@id": f"https://doi.org/{doi}"}
-    assert len(graph[source]["sha256"]) == 64 and graph[source]["contentSize"]
-    assert "#function-image" in graph and graph["#container-image"]["sha256"]
+        local = fetch_crate(result["crate"], home_settings(isolated_dirs), QUIET)
+        code, issues = validate_crate(local, tmp_path, online=True)
+        assert issues == [] and code == 0, issues
+        graph = {
+            e["@id"]: e
+            for e in json.loads((local / "ro-crate-metadata.json").read_text())["@graph"]
+        }
+        assert graph["./"]["isBasedOn"] == {"@id": f"https://doi.org/{doi}"}
+        assert len(graph[source]["sha256"]) == 64 and graph[source]["contentSize"]
+        assert "#function-image" in graph and graph["#container-image"]["sha256"]
 
-    proc = run_preserve("rerun", result["crate"], "-o", str(tmp_path / "rerun"), "--json")
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    assert report["reproduced"] is True
-    assert {o["verdict"] for o in report["outputs"]} <= {"identical", "equivalent"}
+        proc = run_preserve("rerun", result["crate"], "-o", str(tmp_path / "rerun"), "--json")
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["reproduced"] is True
+        assert {o["verdict"] for o in report["outputs"]} <= {"identical", "equivalent"}
 
-    assert run_preserve("undeploy", "azint").returncode == 0
+    finally:  # the function image must not keep the example's image from being removed
+        undeployed = run_preserve("undeploy", "azint")
+    assert undeployed.returncode == 0, undeployed.stderr
     listed = json.loads(run_preserve("functions", "--json").stdout)
     assert "azint" not in [f["name"] for f in listed]
+    from preserve.engine import docker_client
+
+    names = [t for i in docker_client().images.list() for t in i.tags]
+    assert deployed["image_ref"] not in names  # undeploy removed the function image

@@ -154,7 +154,8 @@ def test_an_unreachable_endpoint_leaves_a_crate_here(
     finally:
         killer.join()
     assert failed.exit_code == 1
-    assert "local: function" in failed.stderr and "stopped" in failed.stderr
+    assert "local: function" in failed.stderr, failed.stderr
+    assert "the function container stopped (exit code 137)" in failed.stderr
     crate = Path(failed.stderr.split("(crate: ")[1].split(")")[0])
     graph = json.loads((crate / "ro-crate-metadata.json").read_text())["@graph"]
     assert next(e for e in graph if e["@type"] == "CreateAction")["actionStatus"] == FAILED
@@ -174,3 +175,12 @@ def test_functions_lists_the_deployment(upper: str, upper_doi: str, run_cli: Any
     listed = json.loads(run_cli("functions", "--json").stdout)
     mine = next(f for f in listed if f["name"] == upper)
     assert mine["doi"] == upper_doi and mine["target"] == "local" and mine["state"] == "ready"
+
+
+def test_invoke_by_doi_finds_the_local_deployment(
+    upper: str, upper_doi: str, storage: DcacheServer, folder: str, run_cli: Any
+) -> None:
+    result = invoke(run_cli, upper_doi, storage, folder, b"by doi")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["function"] == upper_doi
+    assert storage.files[f"{folder}/out/outputs/upper.txt"].data == b"BY DOIBY DOI"
