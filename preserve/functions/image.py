@@ -155,6 +155,7 @@ def build(definition: Definition, settings: Settings, progress: Progress) -> Fun
     key = hashlib.sha256()
     for name, (data, _mode) in sorted(context_files.items()):
         key.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    key.update(str(settings.data_dir.resolve()).encode())  # one image per home: see undeploy
     tag = f"{REPOSITORY}/{spec['name']}:{key.hexdigest()[:16]}"
     image_id = _existing(tag) or _build(context_files, tag, progress, label)
     _self_check(image_id, found.python, label)

@@ -20,6 +20,7 @@ the container's configuration, the record or the output.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -90,7 +91,7 @@ class LocalTarget:
 
     def deploy(self, image: FunctionImage, *, progress: Progress) -> Deployed:
         spec = image.spec
-        self._remove(_container_name(image.name))
+        self._remove(self._container_name(image.name))
         progress.step(f"starting the function container of {image.function} on 127.0.0.1")
         container, port = self._start(
             image.name, image.function, image.image_id, spec, image.local_tag
@@ -176,6 +177,11 @@ class LocalTarget:
 
     # -- the container ------------------------------------------------------------------
 
+    def _container_name(self, name: str) -> str:
+        """Unique per data directory: deployments of two users (or test runs) sharing one
+        Docker Engine never take each other's containers."""
+        return f"{PREFIX}-{name}-{home_key(self.settings)}"
+
     def _start(
         self, name: str, function: str, image_id: str, spec: Mapping[str, Any], tag: str | None
     ) -> tuple[Any, int]:
@@ -188,7 +194,7 @@ class LocalTarget:
         try:
             container = docker_client().containers.run(
                 image_id,
-                name=_container_name(name),
+                name=self._container_name(name),
                 detach=True,
                 environment={
                     "PORT": str(port),
@@ -306,8 +312,9 @@ class LocalTarget:
         return exc
 
 
-def _container_name(name: str) -> str:
-    return f"{PREFIX}-{name}"
+def home_key(settings: Settings) -> str:
+    """A short stable key of the data directory that records the deployments."""
+    return hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
 
 
 def _port(container: Any) -> int:

@@ -47,7 +47,7 @@ def served(upper: str, isolated_dirs: Path) -> Iterator[tuple[str, Any]]:
         detach=True,
         network_mode="host",
         environment={"PORT": str(port), "PRESERVE_SHIM_HOST": "127.0.0.1"},
-        name=f"preserve-fn-test-{port}",
+        name=f"preserve-fn-functions-core-test-{port}",
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
