@@ -44,6 +44,7 @@ from preserve.shim.__main__ import NEEDED
 from preserve.targets.base import FunctionImage
 
 SHIM_DIR = Path(__file__).resolve().parent.parent / "shim"
+SHARED = ("secrets.py", "scrub.py")  # stdlib-only modules of preserve the shim imports
 HOME = "/opt/preserve-shim"
 REPOSITORY = "preserve-function"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: a reproducible archive
@@ -67,7 +68,8 @@ class Probe:
 
 
 def zipapp() -> bytes:
-    """The shim as a zipapp: ``preserve/shim/*.py`` and a ``__main__.py``, reproducible."""
+    """The shim as a zipapp: ``preserve/shim/*.py``, the secrets policy and a ``__main__.py``,
+    reproducible."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         members = {
@@ -77,6 +79,8 @@ def zipapp() -> bytes:
         }
         for path in sorted(SHIM_DIR.glob("*.py")):
             members[f"preserve/shim/{path.name}"] = path.read_bytes()
+        for name in SHARED:  # the one redaction policy travels with the shim
+            members[f"preserve/{name}"] = (SHIM_DIR.parent / name).read_bytes()
         for name, data in sorted(members.items()):
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.external_attr = 0o644 << 16

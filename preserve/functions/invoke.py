@@ -21,16 +21,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from preserve.errors import ConfigError, InvocationFailed, TargetError
+from preserve.data.base import resolver_for, scheme_of
+from preserve.data.file import local_path
+from preserve.errors import ConfigError, InvocationFailed, PreserveError, TargetError
 from preserve.functions import records
 from preserve.functions.deploy import deploy, find
+from preserve.hashing import sha256_file
 from preserve.progress import QUIET, Progress
 from preserve.rerun.locate import is_doi
 from preserve.settings import Settings
-from preserve.shim import crate, storage
+from preserve.shim import crate
 from preserve.shim.digests import checksum_token
 from preserve.shim.documents import FAILED, Parameters, ShimError, parameters
-from preserve.shim.http import Client
 from preserve.shim.key import invocation_key
 from preserve.shim.redact import redact_uri
 from preserve.targets.base import Call, Deployment, open_target
@@ -115,9 +117,8 @@ def resolve(what: str, target: str | None, settings: Settings, progress: Progres
 
 
 def host_key(spec: Mapping[str, Any], params: Parameters, settings: Settings) -> str | None:
-    """The invocation key as the shim will compute it, if the storage tells enough."""
-    token = settings.data_token.get_secret_value() if settings.data_token else None
-    client = Client(token=token, token_hosts=settings.data_token_hosts, retries=1, timeout=30)
+    """The invocation key as the shim will compute it (the same storage answers, the same
+    choice of checksum), if the storage tells enough; None when only the shim can."""
     material = {}
     for name, item in spec["inputs"].items():
         given = params.inputs.get(name)
@@ -130,13 +131,11 @@ def host_key(spec: Mapping[str, Any], params: Parameters, settings: Settings) ->
             continue
         uri = given or item["uri"]
         try:
-            found = storage.describe(client, uri, None)
+            found = resolver_for(uri, settings).stat(uri)
             checksum = checksum_token(found.checksums)
-            if checksum is None and storage.scheme(uri) == "file":
-                checksum = (
-                    "sha256:" + storage.hash_file(storage.local_path(uri), ("sha256",))["sha256"]
-                )
-        except (ShimError, OSError):
+            if checksum is None and scheme_of(uri) == "file":
+                checksum = "sha256:" + sha256_file(local_path(uri)).sha256
+        except PreserveError:
             return None  # the shim will say what is wrong with it
         if checksum is None:
             return None

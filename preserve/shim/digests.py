@@ -101,8 +101,10 @@ def checksums_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
 # -- hashers ---------------------------------------------------------------------------
 
 ALGORITHMS = ("sha256", "sha512", "sha1", "md5", "adler32")
-# The strongest first: the checksum that identifies an input in an invocation key.
-PREFERENCE = ("sha256", "sha512", "sha1", "md5", "adler32")
+# The strongest first: the checksum that identifies an input in an invocation key. Only
+# what every description asks for (Want-Digest above; a WebDAV PROPFIND lists all), so
+# the host and the shim pick the same one from the same storage.
+PREFERENCE = ("sha256", "sha1", "md5", "adler32")
 
 
 class Hasher(Protocol):

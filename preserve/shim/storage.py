@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 from preserve.shim.digests import (
     ALGORITHMS,
     WANT_DIGEST,
+    WANT_REPR_DIGEST,
     Hasher,
     checksums_from_headers,
     new_hasher,
@@ -35,6 +36,7 @@ from preserve.shim.http import Client
 from preserve.shim.redact import redact_uri
 
 CHUNK = 1 << 20
+WANT = {"Want-Digest": WANT_DIGEST, "Want-Repr-Digest": WANT_REPR_DIGEST}  # as the host asks
 UPLOAD_DIGESTS = "sha-256, adler32"
 
 
@@ -94,7 +96,7 @@ def describe(client: Client, uri: str, deadline: float | None) -> Described:
             return Described(uri, os.stat(path).st_size)
         except OSError as exc:
             raise ShimError(f"{redact_uri(uri)}: {exc.strerror}", status=404) from exc
-    response = client.request("HEAD", uri, headers={"Want-Digest": WANT_DIGEST}, deadline=deadline)
+    response = client.request("HEAD", uri, headers=WANT, deadline=deadline)
     response.close()
     length = response.header("content-length")
     return Described(
@@ -168,7 +170,7 @@ def stage(
             uri, cache.path(cached), size, cached, described.checksums, described.media_type
         )
     algorithms = sorted({"sha256", *(a for a in described.checksums if a in ALGORITHMS)})
-    response = client.request("GET", uri, headers={"Want-Digest": WANT_DIGEST}, deadline=deadline)
+    response = client.request("GET", uri, headers=WANT, deadline=deadline)
     arrived = {**described.checksums, **checksums_from_headers(response.headers)}
     fd, tmp = tempfile.mkstemp(dir=cache.files, prefix=".partial-")
     try:

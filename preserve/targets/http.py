@@ -19,8 +19,8 @@ from typing import Any
 
 import requests
 
+from preserve import net
 from preserve.errors import TargetError
-from preserve.shim.http import retry_after_seconds
 from preserve.shim.redact import redact_uri
 
 MAX_ANSWER = 8 << 20
@@ -84,14 +84,14 @@ def call(
             ) from exc
         except requests.RequestException as exc:
             raise endpoint.error(
-                f"{redact_uri(url)} is unreachable ({_reason(exc)})",
+                f"{redact_uri(url)} is unreachable ({net.reason(exc)})",
                 hint="check the address and that the platform is up",
             ) from exc
         with resp:
             data = _read(resp, endpoint)
         if resp.status_code in expected:
             return Answer(resp.status_code, dict(resp.headers), _json(data, endpoint, url))
-        wait = retry_after_seconds(resp.headers.get("Retry-After"))
+        wait = net.retry_after(resp.headers.get("Retry-After"))
         if resp.status_code in BUSY:
             late = deadline is not None and time.monotonic() + (wait or 1.0) > deadline
             if attempt <= retries and not late:
@@ -144,18 +144,3 @@ def _message(data: bytes) -> str:
     except ValueError:
         pass
     return f": {text[:300]}" if text else ""
-
-
-_REASONS = (
-    ("refused", "connection refused"),
-    ("aborted", "the connection closed without an answer"),
-    ("reset", "connection reset"),
-    ("Name or service not known", "unknown host"),
-    ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate is not trusted"),
-)
-
-
-def _reason(exc: Exception) -> str:
-    """What happened, in words; never the exception's text (it may name a URL with a token)."""
-    text = str(exc)
-    return next((say for needle, say in _REASONS if needle in text), type(exc).__name__)

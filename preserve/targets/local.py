@@ -28,9 +28,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-import requests
 from pydantic import Field
 
+from preserve import net
 from preserve.engine import docker_client
 from preserve.errors import TargetError
 from preserve.progress import Progress
@@ -74,8 +74,7 @@ class LocalTarget:
         self.opts = options
         self.settings = settings
         self.environ = environ
-        self.session = requests.Session()
-        self.session.trust_env = False  # loopback: never through a proxy
+        self.session = net.session(settings.network, error=TargetError)
 
     @classmethod
     def from_settings(
