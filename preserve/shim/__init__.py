@@ -7,9 +7,10 @@ has. The host imports the same modules, so the parameters and result documents,
 the invocation key, URI redaction, digests and the invocation crate are each
 defined once.
 
-Modules: ``documents`` (parameters, result, triggers), ``key``, ``redact``,
-``digests``, ``http`` (a small urllib client), ``storage`` (stage and verify
-inputs, upload outputs), ``command`` (run the recorded command), ``crate`` (the
+Modules: ``documents`` (parameters, result, triggers), ``key``, ``redact``
+(the secrets policy), ``digests``, ``jsonld`` (the JSON-LD pieces every crate
+shares), ``http`` (a small urllib client), ``storage`` (stage and verify inputs,
+upload outputs), ``command`` (run the recorded command), ``crate`` (the
 invocation's Process Run Crate), ``invoke`` (one call, start to end), ``server``
 (OpenWhisk ``/init`` + ``/run``, plain HTTP and CloudEvents), ``__main__``
 (serve, OSCAR, a plain command line, probe).
