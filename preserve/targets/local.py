@@ -34,6 +34,8 @@ from preserve import net
 from preserve.engine import docker_client
 from preserve.errors import TargetError
 from preserve.progress import Progress
+from preserve.runners.base import PIDS_LIMIT
+from preserve.runners.docker import image_user
 from preserve.settings import Settings
 from preserve.targets import http
 from preserve.targets.base import (
@@ -60,7 +62,6 @@ class LocalOptions(TargetOptions):
         description="host folders shared with the function at the same path (file:// data)",
     )
     start_timeout: float = Field(30.0, gt=0, description="seconds a starting shim may take")
-    pids_limit: int = Field(512, gt=0)
 
 
 class LocalTarget:
@@ -203,9 +204,12 @@ class LocalTarget:
                 network_mode=self.opts.network,
                 ports=None if host else {"8080/tcp": ("127.0.0.1", None)},
                 mounts=[Mount(p, p, type="bind") for p in self.opts.mounts],
+                # The runners' policy: no new privileges, no capabilities, bounded
+                # processes, the image's user named explicitly.
+                user=image_user(docker_client().images.get(image_id).attrs),
                 security_opt=["no-new-privileges"],
                 cap_drop=["ALL"],
-                pids_limit=self.opts.pids_limit,
+                pids_limit=PIDS_LIMIT,
                 mem_limit=memory,
                 memswap_limit=memory,
                 labels={"org.preserve.function": function, PORT_LABEL: str(port)},

@@ -13,6 +13,7 @@ import pytest
 
 from preserve.functions import records
 from preserve.functions.deploy import find
+from preserve.runners.base import PIDS_LIMIT
 from preserve.targets.local import LocalOptions, LocalTarget
 from tests.conftest import CliResult
 from tests.functions.conftest import home_settings
@@ -59,6 +60,13 @@ def test_deploy_records_the_digests_and_the_container_answers(
     assert labels["org.preserve.function"] == upper_doi
     assert labels["org.opencontainers.image.base.digest"] == d.base_image_digest
     assert LocalTarget(LocalOptions(), settings, {}).status(d) == "ready"
+    # The runners' hardening, and a shim that listens on loopback only.
+    attrs = docker_client().api.inspect_container(d.endpoint_id)
+    host = attrs["HostConfig"]
+    assert host["SecurityOpt"] == ["no-new-privileges"] and host["CapDrop"] == ["ALL"]
+    assert host["PidsLimit"] == PIDS_LIMIT and attrs["Config"]["User"] == "0"
+    assert "PRESERVE_SHIM_HOST=127.0.0.1" in attrs["Config"]["Env"]
+    assert not [e for e in attrs["Config"]["Env"] if e.startswith("PRESERVE_DATA_TOKEN")]
 
 
 def test_invoke_runs_once_and_the_same_call_is_answered_by_its_key(
