@@ -6,6 +6,7 @@ the developer's real configuration or stores leaks in or is touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -67,10 +68,40 @@ def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no
 
 
 @pytest.fixture(scope="session")
-def docker_engine() -> str:
-    """The Docker Engine, started through the project's own script if needed."""
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Docker Engine, started through the project's own script if needed. At the end
+    of the session, the function containers this session's deployments left are removed
+    (a failed test never undeploys), so no warm container outlives the run."""
     subprocess.run(["bash", str(SERVICES), "docker"], check=True)
-    return "unix:///var/run/docker.sock"
+    yield "unix:///var/run/docker.sock"
+    remove_function_containers(tmp_path_factory.getbasetemp())
+
+
+def remove_function_containers(under: Path, ancestor: str | None = None) -> list[str]:
+    """Remove the local target's function containers whose data directory is under
+    ``under`` (this test session's), optionally only those running an image built on
+    ``ancestor``, with their function images (built per data directory, so this
+    session's too). Other sessions' containers sharing the Engine are left alone."""
+    from docker.errors import APIError, NotFound
+
+    from preserve.engine import docker_client
+    from preserve.targets.local import HOME_LABEL
+
+    root = str(under.resolve()) + os.sep
+    filters: dict[str, object] = {"label": HOME_LABEL}
+    if ancestor:
+        filters["ancestor"] = ancestor
+    removed = []
+    for container in docker_client().containers.list(all=True, filters=filters):
+        if not (container.labels.get(HOME_LABEL, "") + os.sep).startswith(root):
+            continue
+        image = container.attrs["Image"]
+        container.remove(force=True)
+        removed.append(container.name)
+        # Gone already, or another of this session's containers still runs it.
+        with contextlib.suppress(NotFound, APIError):
+            docker_client().images.remove(image, force=True)
+    return removed
 
 
 @pytest.fixture(scope="session")

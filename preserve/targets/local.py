@@ -51,6 +51,9 @@ from preserve.targets.base import (
 PREFIX = "preserve-fn"
 MARKER = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 PORT_LABEL = "org.preserve.function.port"
+# The data directory whose deployment this container is: a test session (or a user)
+# finds and removes what it started, and never another home's containers.
+HOME_LABEL = "org.preserve.function.home"
 
 
 class LocalOptions(TargetOptions):
@@ -96,7 +99,7 @@ class LocalTarget:
         container, port = self._start(
             image.name, image.function, image.image_id, spec, image.local_tag
         )
-        self._init(image.function, port, spec)
+        self._init(image.function, port, spec, container)
         sent = {
             "image": image.image_id,
             "image_tag": image.local_tag,
@@ -165,15 +168,15 @@ class LocalTarget:
         from docker.errors import APIError, ImageNotFound
 
         self._remove(deployment.endpoint_id)
-        try:
-            docker_client().images.remove(deployment.image_ref)
-            if deployment.function_image_id:
-                docker_client().images.remove(deployment.function_image_id)
-        except ImageNotFound:
-            pass
-        except APIError as exc:
-            if exc.status_code != 409:  # 409: in use by another deployment's container
-                raise
+        for image in dict.fromkeys([deployment.image_ref, deployment.function_image_id]):
+            try:
+                if image:
+                    docker_client().images.remove(image)
+            except ImageNotFound:
+                pass  # the tag went first, or someone removed it: nothing left to do
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: in use by another deployment's container
+                    raise
 
     # -- the container ------------------------------------------------------------------
 
@@ -212,17 +215,25 @@ class LocalTarget:
                 pids_limit=PIDS_LIMIT,
                 mem_limit=memory,
                 memswap_limit=memory,
-                labels={"org.preserve.function": function, PORT_LABEL: str(port)},
+                labels={
+                    "org.preserve.function": function,
+                    PORT_LABEL: str(port),
+                    HOME_LABEL: str(self.settings.data_dir.resolve()),
+                },
             )
         except APIError as exc:
             raise TargetError(
                 f"local: function {function}: the Docker Engine refused to start it: "
                 f"{exc.explanation or exc}"
             ) from exc
-        if not host:
-            container.reload()
-            port = _port(container)
-        self._wait(container, port, function)
+        try:
+            if not host:
+                container.reload()
+                port = _port(container)
+            self._wait(container, port, function)
+        except BaseException:
+            container.remove(force=True)  # no deployment records it: nothing may keep it
+            raise
         return container, port
 
     def _wait(self, container: Any, port: int, function: str) -> None:
@@ -254,16 +265,21 @@ class LocalTarget:
                 env[item["name"]] = self.environ[item["name"]]
         return env
 
-    def _init(self, function: str, port: int, spec: Mapping[str, Any]) -> None:
+    def _init(self, function: str, port: int, spec: Mapping[str, Any], container: Any) -> None:
+        """Initialise the started container; one that refuses is removed, not left warm."""
         value = {"name": spec["name"], "main": "main", "code": "", "binary": False}
-        http.call(
-            self.session,
-            http.Endpoint("local", function),
-            "POST",
-            f"http://127.0.0.1:{port}/init",
-            body={"value": {**value, "env": self._secrets(spec)}},
-            timeout=self.opts.start_timeout,
-        )
+        try:
+            http.call(
+                self.session,
+                http.Endpoint("local", function),
+                "POST",
+                f"http://127.0.0.1:{port}/init",
+                body={"value": {**value, "env": self._secrets(spec)}},
+                timeout=self.opts.start_timeout,
+            )
+        except BaseException:
+            container.remove(force=True)
+            raise
 
     def _ready(self, deployment: Deployment, progress: Progress) -> int:
         """The port of the running container, started (and initialised) again if needed."""
@@ -273,10 +289,10 @@ class LocalTarget:
         image = deployment.function_image_id or deployment.image_ref
         progress.step(f"starting the function container of {deployment.function} again")
         self._remove(deployment.endpoint_id)
-        _, port = self._start(
+        container, port = self._start(
             deployment.name, deployment.function, image, deployment.spec, deployment.image_ref
         )
-        self._init(deployment.function, port, deployment.spec)
+        self._init(deployment.function, port, deployment.spec, container)
         return port
 
     def _container(self, name: str) -> Any | None:

@@ -232,7 +232,7 @@ def test_a_raw_dcache_event_is_bound_and_lands_in_the_default_folder(
     the new file; the same event delivered twice runs once (same key, same folder)."""
     from preserve.functions.definition import EventBinding
     from preserve.functions.deploy import deploy, undeploy
-    from preserve.targets.local import _port
+    from preserve.targets.local import HOME_LABEL, _port
 
     settings = home_settings(isolated_dirs)
     events = EventBinding(
@@ -252,6 +252,10 @@ def test_a_raw_dcache_event_is_bound_and_lands_in_the_default_folder(
         again = requests.post(url, json=event, timeout=120).json()
     finally:
         undeploy(name, settings=settings)
+    # The warm container is this home's (the label a session's clean-up looks for) and
+    # undeploy removed it.
+    assert container.labels[HOME_LABEL] == str(settings.data_dir.resolve())
+    assert not docker_client().containers.list(all=True, filters={"name": container.name})
     assert first["status"] == "completed" and again["cached"] is True
     assert first["crate"] == storage.url(f"{folder}/auto/{first['key'][:20]}/", "dav")
     graph = _crate(storage, f"{folder}/auto/{first['key'][:20]}/")

@@ -11,14 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_preserve
+from tests.conftest import remove_function_containers, run_preserve
 from tests.helpers import EXAMPLE, copy_analysis, offline_unverifiable, validate_crate
 
 pytestmark = [pytest.mark.docker]
 
 
 def test_capture_push_publish_forget_rerun(
-    tmp_path: Path, base_image: str, demo_data_server: str, isolated_dirs: Path
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    base_image: str,
+    demo_data_server: str,
+    isolated_dirs: Path,
 ) -> None:
     analysis = copy_analysis(EXAMPLE, tmp_path / "azimuthal-integration")
     crate = tmp_path / "crate"
@@ -45,7 +49,11 @@ def test_capture_push_publish_forget_rerun(
     assert resolved["image_ref"] == published["image_ref"]
     assert resolved["title"] == "Azimuthal integration of powder diffraction frames"
 
-    subprocess.run(["docker", "image", "rm", "-f", image_id], check=True, capture_output=True)
+    # Function containers (and images) of this session built on the example's image
+    # would keep it: a failed functions test never undeployed them.
+    remove_function_containers(tmp_path_factory.getbasetemp(), ancestor=image_id)
+    removed = subprocess.run(["docker", "image", "rm", "-f", image_id], capture_output=True)
+    assert removed.returncode == 0, removed.stderr.decode()
     shutil.rmtree(isolated_dirs / "cache")
     shutil.rmtree(crate)
 
