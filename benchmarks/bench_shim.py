@@ -113,16 +113,18 @@ def main() -> None:
         assert code == 0, out
         return elapsed
 
-    through_shim()  # warm: the input is downloaded once and cached in the container
     shim, exec_ = [], []
-    load = os.getloadavg()
-    for _ in range(args.rounds):
-        shim.append(through_shim())
-        exec_.append(through_exec())
-    load_end = os.getloadavg()
-    gets = [r for r in storage.requests("pool", "GET") if r.path.startswith("/data/")]
-    preserve("undeploy", "bench-digest", env=env)
-    storage.close()
+    try:  # a failed round must not leave the warm container behind
+        through_shim()  # warm: the input is downloaded once and cached in the container
+        load = os.getloadavg()
+        for _ in range(args.rounds):
+            shim.append(through_shim())
+            exec_.append(through_exec())
+        load_end = os.getloadavg()
+        gets = [r for r in storage.requests("pool", "GET") if r.path.startswith("/data/")]
+    finally:
+        preserve("undeploy", "bench-digest", env=env)
+        storage.close()
 
     own = [s - c for s, c in zip(shim, command_times[1:], strict=True)]
     p50_shim, p50_exec = statistics.median(shim), statistics.median(exec_)
