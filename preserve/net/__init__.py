@@ -16,8 +16,9 @@ from preserve.net.limits import (
     parse_json,
     read_body,
 )
-from preserve.net.retry import IDEMPOTENT, RETRY_STATUS, TRANSIENT, Http, reason, retry_after
+from preserve.net.retry import IDEMPOTENT, RETRY_STATUS, TRANSIENT, Http, reason
 from preserve.net.session import USER_AGENT, abort, ca_bundle, session
+from preserve.shim.http import retry_after_seconds as retry_after  # one parser, stdlib
 
 __all__ = [
     "BODY_MAX",

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -26,6 +24,7 @@ from preserve.net.hosts import server_of
 from preserve.net.limits import BODY_MAX
 from preserve.net.session import session
 from preserve.settings import NetworkSettings
+from preserve.shim.http import retry_after_seconds as retry_after  # one parser, stdlib
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 TRANSIENT: tuple[type[Exception], ...] = (
@@ -37,22 +36,6 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PROPFIND"})
 # A server silent for a whole read timeout twice in a row is not going to answer:
 # give up then, rather than after every attempt (5 x 60 s would look like a hang).
 SILENCES = 2
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def reason(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import IO, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -190,8 +190,9 @@ def status_error(method: str, uri: str, status: int, body: str) -> ShimError:
     return ShimError(where + detail, status=502)
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None if absent or bad."""
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None if absent or bad.
+    The host's network stack uses this one too (``preserve.net.retry_after``)."""
     if not value:
         return None
     value = value.strip()
@@ -203,7 +204,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 def _retry_after(value: str | None, attempt: int) -> float:
