@@ -251,7 +251,7 @@ class LocalTarget:
         raise TargetError(
             f"local: function {function}: the shim did not start listening on 127.0.0.1:{port}"
             + (f"; its last lines:\n{tail}" if tail else ""),
-            hint="see `preserve logs NAME`",
+            hint="its last lines say why (the container is removed); deploy again once fixed",
         )
 
     def _secrets(self, spec: Mapping[str, Any]) -> dict[str, str]:
