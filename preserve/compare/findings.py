@@ -45,6 +45,8 @@ class Findings:
         self.max_rel: float | None = 0.0 if structured else None
         self.max_abs_at = ""
         self.max_rel_at = ""
+        # Printed numbers beyond tolerance but explained by rounding (not differences).
+        self.rounded = 0
 
     def fail(self, difference: Difference) -> None:
         """A difference that makes the output different."""
@@ -107,7 +109,7 @@ class Findings:
         parts = ["bytes differ", equal_note or self._equal_phrase()]
         if self.attributes.total:
             counted = "counted" if strict else "not counted"
-            parts.append(f"{_plural(self.attributes.total, 'attribute difference')} ({counted})")
+            parts.append(f"{plural(self.attributes.total, 'attribute difference')} ({counted})")
         return "; ".join(parts)
 
     def _equal_phrase(self) -> str:
@@ -121,8 +123,14 @@ class Findings:
             else f"max abs dev {fmt_dev(self.max_abs)} in {self.max_abs_at},"
             f" max rel dev {fmt_dev(self.max_rel)} in {self.max_rel_at}"
         )
-        return f"data equal within {self.tol}; {where}"
+        rounding = (
+            f" or within rounding of the last printed digit ({plural(self.rounded, 'value')})"
+            if self.rounded
+            else ""
+        )
+        return f"data equal within {self.tol}{rounding}; {where}"
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """'1 value', '2 values'."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

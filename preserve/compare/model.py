@@ -10,9 +10,11 @@ from typing import Any, Literal
 Verdict = Literal["identical", "equivalent", "different", "missing"]
 Format = Literal["bytes", "hdf5", "csv", "tsv", "json", "text", "binary"]
 
-# Kinds of Difference. "within-tolerance" notes never make an output different;
-# every other kind does, except in attribute_differences (see hdf5.py).
+# Kinds of Difference. "within-tolerance" and "within-rounding" (printed numbers
+# one unit apart in their last digit, see printed.py) notes never make an output
+# different; every other kind does, except in attribute_differences (see hdf5.py).
 WITHIN_TOLERANCE = "within-tolerance"
+WITHIN_ROUNDING = "within-rounding"
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def _compare_content(
         elif fmt == "json":
             compare_json(expected, actual, tol, findings)
         elif fmt == "text":
-            note = compare_text(expected, actual, findings)
+            note = compare_text(expected, actual, tol, findings)
         else:
             compare_binary(expected, actual, findings)
     except (NotHdf5, NotJson):
@@ -142,7 +142,7 @@ def _compare_content(
         fmt = "text" if is_text(expected) else "binary"
         findings = Findings(tol, structured=False)
         if fmt == "text":
-            note = compare_text(expected, actual, findings)
+            note = compare_text(expected, actual, tol, findings)
         else:
             compare_binary(expected, actual, findings)
     return findings.result(path, fmt, equal_note=note, strict_attributes=strict)

@@ -1,189 +1,374 @@
-"""CSV/TSV outputs: the header exactly, then cell by cell, streaming both files.
+"""CSV/TSV outputs: the header exactly, then column by column, streaming both files.
 
-A cell that reads as a number in both files is compared within tolerance
-(two integers in exact arithmetic); any other cell exactly. Rows are numbered
-from 1 after the header line. Quoting and line endings do not count: both
-files are parsed by the same :mod:`csv` reader.
+A cell that reads as a number in both files is compared within tolerance (two
+integers in exact arithmetic) or as explained by rounding of its last printed
+digit (see :mod:`preserve.compare.printed`); any other cell exactly. Rows are
+numbered from 1 after the header line. Quoting and line endings do not count:
+both files are parsed by the same reader.
+
+The reader is Arrow's streaming CSV reader (parallel, in blocks of bounded
+size), and cells are compared a chunk of rows at a time in
+:mod:`preserve.compare.columns`. Files it would read differently from Python's
+:mod:`csv` (ragged or blank rows, a header it splits otherwise, a single
+column, blocks it cannot parse) are read again with :mod:`csv`, by the same
+column comparison, so the verdict does not depend on which reader ran.
 """
 
 from __future__ import annotations
 
 import csv
-import re
+import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
+from queue import Full, Queue
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from preserve.compare.columns import Cell, ColumnStats
 from preserve.compare.findings import Findings
-from preserve.compare.model import WITHIN_TOLERANCE, Difference, Tolerance, fmt_dev
-from preserve.compare.values import MAX_RENDERED, Number, compare_numbers, render
+from preserve.compare.model import WITHIN_ROUNDING, WITHIN_TOLERANCE, Difference, Tolerance, fmt_dev
+from preserve.compare.printed import parse_number
+from preserve.compare.values import MAX_RENDERED, render
 
-_NUMBER = re.compile(
-    r"\s*[+-]?(?:(?P<int>\d+)|(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)\s*",
-    re.IGNORECASE,
-)
+__all__ = ["compare_table", "parse_number"]
 
-
-def parse_number(text: str) -> Number | None:
-    """An int or float if the whole cell is a plain number literal, else None."""
-    match = _NUMBER.fullmatch(text)
-    if match is None:
-        return None
-    return int(text) if match.group("int") else float(text)
+# Arrow parses blocks of this size (in parallel); memory stays a few blocks per file.
+BLOCK_SIZE = 4 << 20
+# Batches read ahead per file.
+PREFETCH = 2
+# Rows of the csv-module reader handed to the column comparison at once.
+CSV_CHUNK_ROWS = 1 << 16
 
 
-@dataclass
-class _Cell:
-    row: int
-    expected: str
-    actual: str
+class _Irregular(Exception):
+    """Arrow's reader cannot stand in for csv's on this file: read it with csv."""
 
 
 @dataclass
-class _Column:
-    name: str
-    numeric: bool = False  # any differing cell compared as numbers
-    unequal: int = 0
-    beyond: int = 0
-    first_unequal: _Cell | None = None
-    first_beyond: _Cell | None = None
-    max_abs: float = 0.0
-    max_rel: float = 0.0
-    max_abs_row: int = 0
+class _Rows:
+    """What reading found besides cell values: rows compared, structural differences."""
+
+    compared: int = 0
+    problems: list[Difference] = field(default_factory=list)
 
 
 def compare_table(
     expected: Path, actual: Path, delimiter: str, tol: Tolerance, findings: Findings
 ) -> None:
-    with ExitStack() as stack:
-        published, rerun = (_rows(stack, p, delimiter) for p in (expected, actual))
-        header, header_rerun = next(published, None), next(rerun, None)
-        if header != header_rerun:
-            findings.fail(
-                Difference(
-                    "header",
-                    "header",
-                    _line(header, delimiter),
-                    _line(header_rerun, delimiter),
-                    "header differs",
-                )
+    header, header_rerun = (_header(p, delimiter) for p in (expected, actual))
+    if header != header_rerun:
+        findings.fail(
+            Difference(
+                "header",
+                "header",
+                _line(header, delimiter),
+                _line(header_rerun, delimiter),
+                "header differs",
             )
-            return
-        columns = _columns(header or [])
-        rows = _compare_rows(published, rerun, columns, tol, findings)
+        )
+        return
+    names = header or []
+    try:
+        columns = _columns(names)
+        rows = _arrow_rows(expected, actual, delimiter, names, columns, tol)
+    except _Irregular:
+        columns = _columns(names)
+        rows = _csv_rows(expected, actual, delimiter, columns, tol)
+    for problem in rows.problems:
+        findings.fail(problem)
     for column in columns:
-        _report(column, rows, tol, findings)
+        _report(column, rows.compared, tol, findings)
 
 
-def _rows(stack: ExitStack, path: Path, delimiter: str) -> Iterator[list[str]]:
+def _reader(stack: ExitStack, path: Path, delimiter: str) -> Iterator[list[str]]:
     # surrogateescape: undecodable bytes still compare exactly, and never crash.
     fh = stack.enter_context(path.open(newline="", encoding="utf-8", errors="surrogateescape"))
     return csv.reader(fh, delimiter=delimiter)
 
 
-def _columns(header: list[str]) -> list[_Column]:
+def _header(path: Path, delimiter: str) -> list[str] | None:
+    with ExitStack() as stack:
+        try:
+            return next(_reader(stack, path, delimiter), None)
+        except csv.Error:
+            return None
+
+
+def _columns(header: list[str]) -> list[ColumnStats]:
     duplicated = {name for name in header if header.count(name) > 1}
     return [
-        _Column(f"column {name!r}" + (f" (#{i + 1})" if name in duplicated else ""))
+        ColumnStats(f"column {name!r}" + (f" (#{i + 1})" if name in duplicated else ""))
         for i, name in enumerate(header)
     ]
 
 
-def _compare_rows(
-    published: Iterator[list[str]],
-    rerun: Iterator[list[str]],
-    columns: list[_Column],
+# --- Arrow: the fast reader ---------------------------------------------------------
+
+
+def _arrow_rows(
+    expected: Path,
+    actual: Path,
+    delimiter: str,
+    header: list[str],
+    columns: list[ColumnStats],
     tol: Tolerance,
-    findings: Findings,
-) -> int:
-    """Compare rows pairwise; return the number of data rows compared."""
-    row = 0
+) -> _Rows:
+    if len(header) < 2:  # a blank line is a row of one empty cell to Arrow, none to csv
+        raise _Irregular
+    rows = _Rows()
     try:
-        for row, (e, a) in enumerate(zip_longest(published, rerun), start=1):
-            if e is None or a is None:
-                _row_counts(row - 1, published if a is None else rerun, a is None, findings)
-                return row - 1
-            if e == a:
-                continue
-            if len(e) != len(a) or len(e) != len(columns):
-                _ragged(row, e, a, len(columns), findings)
-                continue
-            for column, x, y in zip(columns, e, a, strict=True):
-                if x != y:
-                    _cell(column, row, x, y, tol)
-    except csv.Error as exc:
-        findings.fail(Difference(f"row {row + 1}", "format", None, None, f"unparsable: {exc}"))
-    return row
+        with ExitStack() as stack:
+            published, rerun = (
+                stack.enter_context(_prefetched(_batches(p, delimiter, header)))
+                for p in (expected, actual)
+            )
+            _compare_batches(published, rerun, columns, tol, rows)
+    except pa.ArrowException as exc:
+        raise _Irregular from exc
+    return rows
 
 
-def _row_counts(
-    common: int, longer: Iterator[list[str]], published_longer: bool, findings: Findings
+def _compare_batches(
+    published: Iterator[pa.RecordBatch],
+    rerun: Iterator[pa.RecordBatch],
+    columns: list[ColumnStats],
+    tol: Tolerance,
+    rows: _Rows,
 ) -> None:
-    count = common + 1 + sum(1 for _ in longer)
-    n_published, n_rerun = (count, common) if published_longer else (common, count)
-    findings.fail(
-        Difference(
-            "rows",
-            "rows",
-            str(n_published),
-            str(n_rerun),
-            f"expected {n_published} data rows, got {n_rerun}",
-        )
+    for e, a in _aligned(published, rerun, rows):
+        _blank_rows_agree(e, a)
+        numbers = np.arange(rows.compared + 1, rows.compared + 1 + e.num_rows)
+        for i, column in enumerate(columns):
+            column.update(e.column(i), a.column(i), numbers, tol)
+        rows.compared += e.num_rows
+
+
+@contextmanager
+def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[Iterator[pa.RecordBatch]]:
+    """Read ahead in a thread (Arrow's streaming reader is single-threaded and releases
+    the GIL), at most PREFETCH batches: parsing overlaps the comparison."""
+    queue: Queue[tuple[pa.RecordBatch | None, BaseException | None]] = Queue(PREFETCH)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put((batch, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+            item: tuple[pa.RecordBatch | None, BaseException | None] = (None, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            item = (None, exc)
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return
+            except Full:
+                continue
+
+    def consume() -> Iterator[pa.RecordBatch]:
+        while True:
+            batch, error = queue.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+
+    thread = threading.Thread(target=produce, name="csv-prefetch", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _batches(path: Path, delimiter: str, header: list[str]) -> Iterator[pa.RecordBatch]:
+    """Data rows of ``path`` in Arrow batches of text cells; the header is checked."""
+    names = [f"c{i}" for i in range(len(header))]
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            # Text, validated as UTF-8 by the parser; other files go to csv.
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
+    first = True
+    for batch in reader:
+        if first:
+            cells = batch.slice(0, 1).to_pylist()[0].values()
+            if list(cells) != header:  # e.g. a byte-order mark, which Arrow drops and csv keeps
+                raise _Irregular
+            batch, first = batch.slice(1), False
+        if batch.num_rows:
+            yield batch
 
 
-def _ragged(row: int, e: list[str], a: list[str], width: int, findings: Findings) -> None:
-    findings.fail(
-        Difference(
-            f"row {row}",
-            "structure",
-            f"{len(e)} fields",
-            f"{len(a)} fields",
-            f"field count differs (header has {width})",
-        )
+def _aligned(
+    published: Iterator[pa.RecordBatch], rerun: Iterator[pa.RecordBatch], rows: _Rows
+) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]:
+    """Equal-length slices of the two files' batches; the row counts when one ends first."""
+    e = a = None
+    while True:
+        e = e if e is not None and e.num_rows else next(published, None)
+        a = a if a is not None and a.num_rows else next(rerun, None)
+        if e is None or a is None:
+            break
+        n = min(e.num_rows, a.num_rows)
+        yield e.slice(0, n), a.slice(0, n)
+        e, a = e.slice(n), a.slice(n)
+    if e is not None or a is not None:
+        longer, first = (published, e) if a is None else (rerun, a)
+        assert first is not None
+        rest = first.num_rows + sum(b.num_rows for b in longer)
+        rows.problems.append(_row_count(rows.compared, rest, published_longer=a is None))
+
+
+def _blank_rows_agree(e: pa.RecordBatch, a: pa.RecordBatch) -> None:
+    """A row of empty cells may be a blank line, which csv reads as a row of no fields."""
+    blank_e, blank_a = (
+        _all([pc.equal(pc.binary_length(c), 0) for c in batch.columns]) for batch in (e, a)
     )
+    if pc.any(pc.xor(blank_e, blank_a)).as_py():
+        raise _Irregular
 
 
-def _cell(column: _Column, row: int, x: str, y: str, tol: Tolerance) -> None:
-    ex, ay = parse_number(x), parse_number(y)
-    if ex is None or ay is None:
-        within = False
-    else:
-        outcome = compare_numbers(ex, ay, tol)
-        if outcome.equal:  # the same number written differently, e.g. 1.0 and 1.00
+def _all(masks: list[pa.Array]) -> pa.Array:
+    result = masks[0]
+    for mask in masks[1:]:
+        result = pc.and_(result, mask)
+    return result
+
+
+# --- csv: the reader for everything else ----------------------------------------------
+
+
+def _csv_rows(
+    expected: Path, actual: Path, delimiter: str, columns: list[ColumnStats], tol: Tolerance
+) -> _Rows:
+    rows = _Rows()
+    chunk = _Chunk(len(columns))
+    row = 0
+    with ExitStack() as stack:
+        published, rerun = (_reader(stack, p, delimiter) for p in (expected, actual))
+        next(published, None), next(rerun, None)  # the headers, equal
+        try:
+            for row, (e, a) in enumerate(zip_longest(published, rerun), start=1):
+                if e is None or a is None:
+                    rest = 1 + sum(1 for _ in (published if a is None else rerun))
+                    rows.problems.append(_row_count(row - 1, rest, published_longer=a is None))
+                    row -= 1
+                    break
+                if e == a:
+                    continue
+                if len(e) != len(a) or len(e) != len(columns):
+                    rows.problems.append(_ragged(row, e, a, len(columns)))
+                    continue
+                chunk.add(row, e, a)
+                if len(chunk.rows) >= CSV_CHUNK_ROWS:
+                    chunk.flush(columns, tol)
+        except csv.Error as exc:
+            rows.problems.append(
+                Difference(f"row {row + 1}", "format", None, None, f"unparsable: {exc}")
+            )
+    chunk.flush(columns, tol)
+    rows.compared = row
+    return rows
+
+
+class _Chunk:
+    """Differing rows of equal width, gathered for the column comparison."""
+
+    def __init__(self, width: int) -> None:
+        self.rows: list[int] = []
+        self.cells: list[tuple[list[bytes], list[bytes]]] = [([], []) for _ in range(width)]
+
+    def add(self, row: int, e: list[str], a: list[str]) -> None:
+        self.rows.append(row)
+        for (ce, ca), x, y in zip(self.cells, e, a, strict=True):
+            ce.append(x.encode("utf-8", "surrogateescape"))
+            ca.append(y.encode("utf-8", "surrogateescape"))
+
+    def flush(self, columns: list[ColumnStats], tol: Tolerance) -> None:
+        if not self.rows:
             return
-        column.numeric, within = True, outcome.within
-        if outcome.abs_dev > column.max_abs:
-            column.max_abs, column.max_abs_row = outcome.abs_dev, row
-        column.max_rel = max(column.max_rel, outcome.rel_dev)
-    column.unequal += 1
-    if column.first_unequal is None:
-        column.first_unequal = _Cell(row, x, y)
-    if not within:
-        column.beyond += 1
-        if column.first_beyond is None:
-            column.first_beyond = _Cell(row, x, y)
+        numbers = np.array(self.rows, dtype=np.int64)
+        for column, (ce, ca) in zip(columns, self.cells, strict=True):
+            column.update(pa.array(ce, pa.binary()), pa.array(ca, pa.binary()), numbers, tol)
+            ce.clear()
+            ca.clear()
+        self.rows.clear()
 
 
-def _report(column: _Column, rows: int, tol: Tolerance, findings: Findings) -> None:
+# --- report ----------------------------------------------------------------------------
+
+
+def _row_count(common: int, rest: int, *, published_longer: bool) -> Difference:
+    n_published, n_rerun = (common + rest, common) if published_longer else (common, common + rest)
+    return Difference(
+        "rows",
+        "rows",
+        str(n_published),
+        str(n_rerun),
+        f"expected {n_published} data rows, got {n_rerun}",
+    )
+
+
+def _ragged(row: int, e: list[str], a: list[str], width: int) -> Difference:
+    return Difference(
+        f"row {row}",
+        "structure",
+        f"{len(e)} fields",
+        f"{len(a)} fields",
+        f"field count differs (header has {width})",
+    )
+
+
+def _report(column: ColumnStats, rows: int, tol: Tolerance, findings: Findings) -> None:
     if column.numeric:
         findings.deviation(column.max_abs, column.max_rel, column.name)
+    findings.rounded += column.rounded
     of = f"of {rows} in {column.name}"
+    rounded = (
+        f"{column.rounded} {of} differ by one unit in their last printed digit,"
+        " explained by rounding (not a difference)"
+    )
     if column.first_beyond is not None:
-        cell = column.first_beyond
         how = f"beyond {tol}" if column.numeric else "differ"
-        findings.fail(_difference(cell, column, "values", f"{column.beyond} {of} {how}"))
+        more = f"; {column.rounded} more explained by rounding" if column.rounded else ""
+        detail = f"{column.beyond} {of} {how}{more}"
+        findings.fail(_difference(column.first_beyond, column, "values", detail))
+        return
+    deviations = (
+        f"max abs dev {fmt_dev(column.max_abs)} in row {column.max_abs_row},"
+        f" max rel dev {fmt_dev(column.max_rel)}"
+    )
+    if column.first_rounded is not None:
+        within = f"; {column.within} more differ within {tol}" if column.within else ""
+        detail = f"{rounded}{within}; {deviations}"
+        findings.note(_difference(column.first_rounded, column, WITHIN_ROUNDING, detail))
     elif column.first_unequal is not None:
-        detail = (
-            f"{column.unequal} {of} differ within {tol}; max abs dev {fmt_dev(column.max_abs)}"
-            f" in row {column.max_abs_row}, max rel dev {fmt_dev(column.max_rel)}"
-        )
+        detail = f"{column.unequal} {of} differ within {tol}; {deviations}"
         findings.note(_difference(column.first_unequal, column, WITHIN_TOLERANCE, detail))
 
 
-def _difference(cell: _Cell, column: _Column, kind: str, detail: str) -> Difference:
+def _difference(cell: Cell, column: ColumnStats, kind: str, detail: str) -> Difference:
     return Difference(
         f"row {cell.row}, {column.name}", kind, _show(cell.expected), _show(cell.actual), detail
     )

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from preserve.compare.findings import Findings
-from preserve.compare.model import Difference
+from preserve.compare.lines import NumberLines, match_lines
+from preserve.compare.model import Difference, Tolerance
 from preserve.compare.values import render
 
 READ_SIZE = 1 << 20
@@ -39,18 +40,33 @@ def is_text(path: Path) -> bool:
     return True
 
 
-def compare_text(expected: Path, actual: Path, findings: Findings) -> str | None:
-    """Add the differences; return a note if the texts are equal after normalising line ends."""
+def compare_text(expected: Path, actual: Path, tol: Tolerance, findings: Findings) -> str | None:
+    """Add the differences; return a note if the texts are equal after normalising line ends.
+
+    Lines that differ only in numbers equal within ``tol`` or explained by
+    rounding (see :mod:`preserve.compare.lines`) are not differences.
+    """
     if not is_text(actual):
         _bytes(expected, actual, findings, "rerun output is not UTF-8 text")
         return None
+    numbers = NumberLines(tol)
     if max(expected.stat().st_size, actual.stat().st_size) > DIFF_LIMIT:
-        return _line_by_line(expected, actual, findings)
+        note = _line_by_line(expected, actual, numbers, findings)
+    else:
+        note = _whole(expected, actual, numbers, findings)
+    numbers.report(findings)
+    return note if numbers.first is None else None
+
+
+def _whole(expected: Path, actual: Path, numbers: NumberLines, findings: Findings) -> str | None:
     published = expected.read_bytes().decode("utf-8")
     rerun = actual.read_bytes().decode("utf-8")
     if _normalise(published) == _normalise(rerun):
         return _endings_note(published, rerun)
-    _diff(_normalise(published), _normalise(rerun), findings)
+    lines = _normalise(published).splitlines(keepends=True)
+    matched = "".join(match_lines(lines, _normalise(rerun).splitlines(keepends=True), numbers))
+    if matched != "".join(lines):
+        _diff("".join(lines), matched, findings)
     return None
 
 
@@ -137,7 +153,9 @@ def _flush(hunk: _Hunk | None, findings: Findings) -> None:
     )
 
 
-def _line_by_line(expected: Path, actual: Path, findings: Findings) -> str | None:
+def _line_by_line(
+    expected: Path, actual: Path, numbers: NumberLines, findings: Findings
+) -> str | None:
     """Large files: compare lines by position (universal newlines normalise line endings)."""
     first: tuple[int, str | None, str | None] | None = None
     differing = 0
@@ -146,10 +164,12 @@ def _line_by_line(expected: Path, actual: Path, findings: Findings) -> str | Non
         actual.open(encoding="utf-8", newline=None) as fa,
     ):
         for number, (e, a) in enumerate(zip_longest(fe, fa), start=1):
-            if e != a:
+            if e != a and (e is None or a is None or not numbers.equivalent(number, e, a)):
                 differing += 1
                 first = first or (number, e, a)
     if first is None:
+        if numbers.lines:
+            return None
         with expected.open("rb") as fe, actual.open("rb") as fa:
             head_e, head_a = (fh.read(READ_SIZE).decode("utf-8", "replace") for fh in (fe, fa))
         return _endings_note(head_e, head_a)

@@ -178,3 +178,90 @@ def test_duplicate_column_names_are_told_apart(tmp_path: Path) -> None:
     actual.write_text("x,x\n1,3\n")
     result = compare_output(expected, actual, rtol=0, atol=0, path="a.csv")
     assert result.differences[0].location == "row 1, column 'x' (#2)"
+
+
+# --- numbers compared knowing the precision they were printed with --------------------
+
+
+def _one_cell(tmp_path: Path, published: str, rerun: str, **kw):  # type: ignore[no-untyped-def]
+    rows = _rows(5)
+    changed = [row.copy() for row in rows]
+    rows[2][1], changed[2][1] = published, rerun
+    return _compare(tmp_path, rows, changed, **kw)
+
+
+@pytest.mark.parametrize(
+    ("published", "rerun"),
+    [
+        ("0.1234", "0.1235"),  # 0.12345 printed with 4 decimals, rounded either way
+        ("1.5e-7", "1.6e-7"),
+        ("9.99e-08", "1.00e-07"),  # one unit across a change of exponent
+        ("0.123", "0.1231"),  # %g dropped a trailing zero: 0.1230
+        ("-0.0001", "0.0000"),
+    ],
+)
+@pytest.mark.parametrize(("rtol", "atol"), [(0.0, 0.0), (1e-9, 0.0)])
+def test_one_unit_in_the_last_printed_digit_is_rounding(
+    tmp_path: Path, published: str, rerun: str, rtol: float, atol: float
+) -> None:
+    result = _one_cell(tmp_path, published, rerun, rtol=rtol, atol=atol)
+    assert result.verdict == "equivalent"
+    [note] = result.differences
+    assert (note.location, note.kind) == ("row 3, column 'intensity'", "within-rounding")
+    assert (note.expected, note.actual) == (published, rerun)
+    assert note.detail is not None
+    assert note.detail.startswith(
+        "1 of 5 in column 'intensity' differ by one unit in their last printed digit,"
+        " explained by rounding (not a difference)"
+    )
+    assert "or within rounding of the last printed digit (1 value)" in result.summary
+    assert result.max_abs is not None and result.max_abs > 0
+
+
+@pytest.mark.parametrize(
+    ("published", "rerun"),
+    [
+        ("0.1234", "0.1236"),  # two units: not explained by rounding
+        ("100", "101"),  # integers: nothing was rounded (counts, indices, sizes)
+        ("0.5", "0.54"),  # 0.5 is exact at the finer digit: 0.50
+        ("100", "100.4"),  # an integer is exact: 100.4 cannot round to it
+        ("1.5e-7", "1.7e-7"),
+        ("nan", "0.1"),
+    ],
+)
+def test_larger_deviations_are_still_differences(
+    tmp_path: Path, published: str, rerun: str
+) -> None:
+    result = _one_cell(tmp_path, published, rerun, rtol=0, atol=0)
+    assert result.verdict == "different"
+    [difference] = result.differences
+    assert (difference.kind, difference.expected, difference.actual) == (
+        "values",
+        published,
+        rerun,
+    )
+    assert difference.detail == "1 of 5 in column 'intensity' beyond rtol=0, atol=0"
+
+
+def test_tolerance_is_judged_first_and_never_widened_by_rounding(tmp_path: Path) -> None:
+    within = _one_cell(tmp_path, "0.1234", "0.1235", rtol=1e-3, atol=0)
+    assert (within.verdict, within.differences[0].kind) == ("equivalent", "within-tolerance")
+    # Two units: 2e-4 > atol; rounding does not add one unit to the tolerance.
+    assert _one_cell(tmp_path, "0.1234", "0.1236", rtol=0, atol=1.5e-4).verdict == "different"
+    assert _one_cell(tmp_path, "0.1234", "0.1236", rtol=0, atol=2.1e-4).verdict == "equivalent"
+    assert _one_cell(tmp_path, "100", "101", rtol=0, atol=1).verdict == "equivalent"
+
+
+def test_rounded_values_beside_a_real_difference(tmp_path: Path) -> None:
+    published = [[f"{0.01 * i:.4f}", f"{100 + i * 1.5:.4f}", "LaB6"] for i in range(10)]
+    rerun = [row.copy() for row in published]
+    rerun[1][1] = "101.5001"
+    rerun[4][1] = "106.0001"
+    rerun[7][1] = "110.6000"
+    result = _compare(tmp_path, published, rerun)
+    assert result.verdict == "different"
+    [difference] = result.differences
+    assert difference.location == "row 8, column 'intensity'"
+    assert difference.detail == (
+        "1 of 10 in column 'intensity' beyond rtol=0, atol=0; 2 more explained by rounding"
+    )

@@ -120,3 +120,53 @@ def test_binary_prefix(tmp_path: Path) -> None:
 
 def test_nul_bytes_make_a_file_binary(tmp_path: Path) -> None:
     assert _compare(tmp_path, b"a\0b", b"a\0c").format == "binary"
+
+
+# --- numbers in text, compared knowing the precision they were printed with -----------
+
+RESULT = "".join(f"peak {i}: q = {0.1 * i:.4f} 1/A, I = {1000.0 / i:.3e}\n" for i in range(1, 21))
+
+
+def _text(tmp_path: Path, published: str, rerun: str, rtol: float = 0.0, atol: float = 0.0):  # type: ignore[no-untyped-def]
+    expected, actual = tmp_path / "published.txt", tmp_path / "rerun.txt"
+    expected.write_text(published)
+    actual.write_text(rerun)
+    return compare_output(expected, actual, rtol=rtol, atol=atol, path="result.txt")
+
+
+def test_numbers_one_unit_apart_in_the_last_digit_are_rounding(tmp_path: Path) -> None:
+    rerun = RESULT.replace("q = 0.3000", "q = 0.3001").replace("I = 1.000e+02", "I = 9.999e+01")
+    result = _text(tmp_path, RESULT, rerun)
+    assert (result.format, result.verdict) == ("text", "equivalent")
+    [note] = result.differences
+    assert (note.location, note.kind) == ("line 3", "within-rounding")
+    assert note.expected == "'peak 3: q = 0.3000 1/A, I = 3.333e+02'"
+    assert note.detail is not None
+    assert note.detail.startswith(
+        "2 lines differ only in numbers: 2 values one unit apart in the last printed digit,"
+        " explained by rounding (not a difference)"
+    )
+    assert "within rounding of the last printed digit (2 values)" in result.summary
+
+
+def test_numbers_in_text_beyond_rounding_or_tolerance_differ(tmp_path: Path) -> None:
+    rerun = RESULT.replace("q = 0.3000", "q = 0.3002")
+    result = _text(tmp_path, RESULT, rerun)
+    assert result.verdict == "different"
+    [difference] = result.differences
+    assert difference.location == "line 3"
+    assert difference.actual == "'peak 3: q = 0.3002 1/A, I = 3.333e+02'"
+    assert _text(tmp_path, RESULT, rerun, rtol=1e-3).verdict == "equivalent"
+
+
+@pytest.mark.parametrize(
+    ("published", "rerun"),
+    [
+        ("version 1.2.3\n", "version 1.2.4\n"),  # a version is not a number
+        ("frame 1024 pixels\n", "frame 1025 pixels\n"),  # integers are exact
+        ("run v1.5 done\n", "run v1.6 done\n"),  # part of a word
+        ("x = 0.1234\n", "y = 0.1235\n"),  # the text around differs
+    ],
+)
+def test_only_standalone_decimals_are_rounded(tmp_path: Path, published: str, rerun: str) -> None:
+    assert _text(tmp_path, published, rerun).verdict == "different"
