@@ -165,8 +165,7 @@ class Outcomes:
         )
         bulk, exact = index[short], index[~short]
         if bulk.size:
-            ie = pc.cast(te.filter(short), pa.int64()).to_numpy()
-            ia = pc.cast(ta.filter(short), pa.int64()).to_numpy()
+            ie, ia = (_int64(t.filter(short)) for t in (te, ta))
             diff = np.abs(ia - ie)  # < 2 * 10**18: no overflow
             scale = np.abs(ie).astype(np.float64)
             self.abs_dev[bulk] = diff
@@ -185,6 +184,11 @@ class Outcomes:
 
 def _trimmed(values: pa.Array) -> pa.Array:
     return pc.utf8_trim(values.cast(pa.string()), " \t")
+
+
+def _int64(values: pa.Array) -> npt.NDArray[np.int64]:
+    """Integer literals of at most 18 digits (Arrow refuses an explicit '+')."""
+    return pc.cast(pc.utf8_ltrim(values, "+"), pa.int64()).to_numpy()  # type: ignore[no-any-return]
 
 
 def _numbers(values: pa.Array) -> tuple[Floats, Mask]:
@@ -256,7 +260,7 @@ def _last_digit(values: pa.Array) -> Floats:
     exponent_text = pc.if_else(
         pc.or_(pc.equal(exponent_text, ""), pa.array(long_exponent)), "0", exponent_text
     )
-    exponent = pc.cast(exponent_text, pa.int64()).to_numpy().astype(np.float64)
+    exponent = _int64(exponent_text).astype(np.float64)
     exponent[long_exponent] = math.inf  # no confident estimate: decided exactly
     digits: Floats = exponent - decimals
     digits[length == 0] = np.nan

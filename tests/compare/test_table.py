@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from preserve.compare import compare_output
+from preserve.compare import compare_output, table
 from preserve.compare.table import parse_number
 
 HEADER = ["q", "intensity", "sample"]
@@ -265,3 +269,142 @@ def test_rounded_values_beside_a_real_difference(tmp_path: Path) -> None:
     assert difference.detail == (
         "1 of 10 in column 'intensity' beyond rtol=0, atol=0; 2 more explained by rounding"
     )
+
+
+# --- the Arrow reader and the csv-module reader agree ---------------------------------
+
+
+def _force(monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    """Make the comparison use one reader only (and fail if the other one is used)."""
+
+    def refuse(*args: object, **kwargs: object) -> table._Rows:
+        if reader == "csv":
+            raise table._Irregular
+        raise AssertionError("the csv module was used")
+
+    monkeypatch.setattr(table, "_arrow_rows" if reader == "csv" else "_csv_rows", refuse)
+
+
+SCENARIOS = {
+    "within tolerance and rounding": (
+        "q,I,name\n0.1,1.0,a\n0.2,2.0000000001,b\n0.3,3.1234,c\n",
+        "q,I,name\n0.1,1.00,a\n0.2,2.0000000002,b\n0.3,3.1235,c\n",
+    ),
+    "beyond and text": (
+        "q,I,name\n0.1,1.0,a\n0.2,2.0,b\n0.3,3.0,c\n",
+        "q,I,name\n0.1,1.5,a\n0.2,2.0,B\n0.3,3.5,c\n",
+    ),
+    "quoted cells": (
+        'q,I,name\n0.1,"1.0","a, b"\n0.2,2.0,"two\nlines"\n',
+        'q,I,name\n0.1,1.0,"a, b"\n"0.2",2.0,"two\nlines!"\n',
+    ),
+    "rerun has more rows": ("q,I\n1,2\n3,4\n", "q,I\n1,2\n3,4\n5,6\n7,8\n"),
+    "published has more rows": ("q,I\n1,2\n3,4\n5,6\n", "q,I\n1,2\n"),
+    "integers": ("n,m\n12345678901234567890,+5\n7,8\n", "n,m\n12345678901234567891,5\n7,9\n"),
+    "blanks and words": ("a,b\n,x\nnan,inf\n", "a,b\n ,x\nNaN,-inf\n"),
+    "blank line": ("a,b\n1,2\n\n3,4\n", "a,b\n1,2\n,\n3,5\n"),
+    "blank line against data": ("a,b\n1,2\n\n", "a,b\n1,2\n0,\n"),
+    "one column": ("a\n1\n\n0.25\n", "a\n1\n\n0.26\n"),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_both_readers_give_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str
+) -> None:
+    published, rerun = SCENARIOS[scenario]
+    expected, actual = tmp_path / "a.csv", tmp_path / "b.csv"
+    expected.write_text(published)
+    actual.write_text(rerun)
+    reports = []
+    for reader in ("arrow", "csv"):
+        with monkeypatch.context() as patch:
+            _force(patch, reader)
+            reports.append(compare_output(expected, actual, rtol=1e-9, atol=0, path="t").to_json())
+    assert reports[0] == reports[1]
+    assert reports[0]["verdict"] != "identical"
+
+
+def test_files_arrow_would_read_differently_go_to_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: list[str] = []
+    original = table._csv_rows
+
+    def spy(*args: Any, **kwargs: Any) -> table._Rows:
+        used.append("csv")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(table, "_csv_rows", spy)
+    cases = {
+        "byte-order mark": ("\ufeffa,b\n1,2\n", "\ufeffa,b\n1,3\n"),
+        "invalid UTF-8": (b"a,b\n1,\xff\n", b"a,b\n1,\xfe\n"),
+        "ragged row": ("a,b\n1,2\n3,4,5\n", "a,b\n1,2\n3,4\n"),
+    }
+    for i, (name, (published, rerun)) in enumerate(cases.items()):
+        expected, actual = tmp_path / f"{i}a.csv", tmp_path / f"{i}b.csv"
+        for path, text in ((expected, published), (actual, rerun)):
+            path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        before = len(used)
+        result = compare_output(expected, actual, rtol=0, atol=0, path="t")
+        assert len(used) == before + 1, name
+        assert result.verdict == "different", name
+    ragged = compare_output(tmp_path / "2a.csv", tmp_path / "2b.csv", rtol=0, atol=0, path="t")
+    assert (ragged.differences[0].location, ragged.differences[0].expected) == ("row 2", "3 fields")
+
+
+def test_rows_are_located_across_reader_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of the two files end at different rows (their lines differ in length)."""
+    monkeypatch.setattr(table, "BLOCK_SIZE", 1 << 10)
+    _force(monkeypatch, "arrow")
+    published = [[f"{i}", f"{i * 0.5:.1f}", "x"] for i in range(3000)]
+    rerun = [[f"{i}", f"{i * 0.5:.6f}", "x"] for i in range(3000)]  # same values, longer
+    rerun[1233][1] = "616.600000"  # 616.5 published
+    rerun[2999][2] = "y"
+    result = _compare(tmp_path, published, [*rerun, ["1", "2", "3"]])
+    locations = [(d.location, d.expected, d.actual) for d in result.differences]
+    assert locations == [
+        ("rows", "3000", "3001"),
+        ("row 1234, column 'intensity'", "616.5", "616.600000"),
+        ("row 3000, column 'sample'", "'x'", "'y'"),
+    ]
+    assert result.differences[1].detail == "1 of 3000 in column 'intensity' beyond rtol=0, atol=0"
+
+
+@pytest.mark.slow
+def test_large_tables_are_compared_in_bounded_memory(tmp_path: Path) -> None:
+    """Two 200 MiB files: the comparison's memory does not grow with them.
+
+    Arrow's reader reads up to 32 blocks ahead (~40 MiB per file at 1 MiB
+    blocks); with numpy's temporaries and the allocator's slack the peak stays
+    well under the size of one file.
+    """
+    block = "".join(f"{i * 1e-4!r},{100.0 + i!r},0.5\n" for i in range(20_000)).encode()
+    expected, actual = tmp_path / "a.csv", tmp_path / "b.csv"
+    copies = (200 << 20) // len(block)
+    for path, last in ((expected, b"1,2,3\n"), (actual, b"1,2.5,3\n")):
+        with path.open("wb") as fh:
+            fh.write(b"q,I,sigma\n")
+            for _ in range(copies):
+                fh.write(block)
+            fh.write(last)
+    script = (
+        "import resource, sys, json; from pathlib import Path;"
+        "from preserve.compare import compare_output;"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "r = compare_output(Path(sys.argv[1]), Path(sys.argv[2]), rtol=0, atol=0, path='t');"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "print(json.dumps([(peak - base) / 1024, r.to_json()]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(expected), str(actual)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    growth_mib, report = json.loads(proc.stdout)
+    [difference] = report["differences"]
+    assert difference["location"] == f"row {copies * 20_000 + 1}, column 'I'"
+    assert growth_mib < 160, growth_mib  # each file is 200 MiB

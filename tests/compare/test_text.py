@@ -170,3 +170,26 @@ def test_numbers_in_text_beyond_rounding_or_tolerance_differ(tmp_path: Path) -> 
 )
 def test_only_standalone_decimals_are_rounded(tmp_path: Path, published: str, rerun: str) -> None:
     assert _text(tmp_path, published, rerun).verdict == "different"
+
+
+def test_large_text_applies_the_same_rule_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_module, "DIFF_LIMIT", 100)
+    rounded = _text(tmp_path, RESULT, RESULT.replace("q = 0.5000", "q = 0.4999"))
+    assert (rounded.verdict, rounded.differences[0].kind) == ("equivalent", "within-rounding")
+    beyond = _text(tmp_path, RESULT, RESULT.replace("q = 0.5000", "q = 0.4990"))
+    [difference] = beyond.differences
+    assert (difference.location, difference.detail) == (
+        "line 5",
+        "1 lines differ by position (too large for a unified diff)",
+    )
+
+
+def test_an_inserted_line_is_shown_and_rounded_lines_are_not(tmp_path: Path) -> None:
+    rerun = RESULT.replace("q = 0.3000", "q = 0.3001").replace("peak 9:", "new line\npeak 9:")
+    result = _text(tmp_path, RESULT, rerun)
+    assert result.verdict == "different"
+    [difference] = [d for d in result.differences if d.kind == "text"]
+    assert difference.actual == "'new line'"
+    assert "0.3001" not in (difference.detail or "")
