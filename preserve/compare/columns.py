@@ -228,30 +228,31 @@ def _rounding(
 ) -> Mask:
     """Which of these pairs (finite, beyond tolerance) are explained by rounding.
 
-    Both must be literals with a fraction or an exponent. The difference in units
-    of the finer last digit is an integer; estimated in doubles it is exact to
+    The finer last digit must have been rounded (a fraction or an exponent). The
+    difference in its units is an integer; estimated in doubles it is exact to
     well under half a unit while the values have fewer than 2**50 such units,
     and is decided exactly in Python otherwise.
     """
-    ue, ua = _last_digit(e), _last_digit(a)
-    unit = np.minimum(ue, ua)
+    (xe, rounded_e), (xa, rounded_a) = _last_digit(e), _last_digit(a)
+    unit = np.minimum(xe, xa)
     fe, fa = fe[index], fa[index]
     with np.errstate(all="ignore"):
         step = np.power(10.0, unit)
         units = np.abs(fa - fe) / step
         size = np.maximum(np.abs(fe), np.abs(fa)) / step
-    rounded_literals = ~np.isnan(ue) & ~np.isnan(ua)
-    confident = rounded_literals & (np.abs(unit) <= 290) & (size < _CONFIDENT_SCALE)
-    explained = confident & (units < 1.5)
-    for k in np.flatnonzero(rounded_literals & ~confident):
+    eligible = (rounded_e & (xe == unit)) | (rounded_a & (xa == unit))
+    confident = eligible & (np.abs(unit) <= 290) & (size < _CONFIDENT_SCALE)
+    explained: Mask = confident & (units < 1.5)
+    for k in np.flatnonzero(eligible & ~confident):
         explained[k] = explained_by_rounding(_text(e[k]), _text(a[k]))
     return explained
 
 
-def _last_digit(values: pa.Array) -> Floats:
-    """The exponent of the last printed digit (NaN for integer literals and words)."""
+def _last_digit(values: pa.Array) -> tuple[Floats, Mask]:
+    """The exponent of the last printed digit (0 for integers, NaN for words); rounded?"""
     parts = pc.extract_regex(values.cast(pa.string()), _NUMBER_RE2)  # numbers: ASCII
     mantissa = pc.struct_field(parts, "mant")
+    integer = pc.struct_field(parts, "int")
     point = pc.find_substring(mantissa, ".").to_numpy()
     length = pc.utf8_length(mantissa).to_numpy()
     decimals = np.where(point >= 0, length - point - 1, 0).astype(np.float64)
@@ -263,5 +264,6 @@ def _last_digit(values: pa.Array) -> Floats:
     exponent = _int64(exponent_text).astype(np.float64)
     exponent[long_exponent] = math.inf  # no confident estimate: decided exactly
     digits: Floats = exponent - decimals
-    digits[length == 0] = np.nan
-    return digits
+    rounded = length > 0
+    digits[~rounded & (pc.utf8_length(integer).to_numpy() == 0)] = np.nan
+    return digits, rounded

@@ -7,19 +7,20 @@ and Arrow's RE2 (see :mod:`preserve.compare.columns`) accept the same cells.
 
 Precision. A printed number with a fraction or an exponent (``0.1234``,
 ``1.5e-7``, ``100.``) was rounded to its last printed digit: it stands for any
-true value within half a unit of that digit. Two such numbers are *explained
-by rounding* when one true value could have printed as either, on the two
-machines: when they differ by at most one unit in the last digit of the more
-precise of the two. The more precise one decides because formats such as
-``%g`` and ``repr`` drop trailing zeros (``0.123`` may be ``0.1230``), so the
-coarser one is taken as exact at the finer digit, never widened: 0.5 and 0.54
-differ. Examples: 0.1234 and 0.1235 (0.12345 printed with 4 decimals), 1.5e-7
-and 1.6e-7, 9.99e-8 and 1.00e-7; not 0.1234 and 0.1236.
+true value within half a unit of that digit. Two printed numbers are
+*explained by rounding* when one true value could have printed as either, on
+the two machines: when they differ by at most one unit in the last digit of
+the more precise of the two, and that one was rounded. The more precise one
+decides because formats such as ``%g`` and ``repr`` drop trailing zeros
+(``0.123`` may be ``0.1230``, ``33339`` may be ``33339.0``), so the coarser one
+is taken as exact at the finer digit, never widened: 0.5 and 0.54 differ.
+Explained: 0.1234 and 0.1235 (0.12345 printed with 4 decimals), 1.5e-7 and
+1.6e-7, 9.99e-8 and 1.00e-7, 33339 and 33338.9. Not: 0.1234 and 0.1236.
 
-An integer literal (``100``) carries no evidence of rounding: counts, indices,
-pixel and file sizes are exact, so 100 and 101 differ (``atol`` accepts them
-where the integers are rounded measurements). nan and infinities are never
-rounded values.
+An integer literal (``100``) is not a rounded value by itself: counts,
+indices, pixel and file sizes are exact, so 100 and 101 differ (``atol``
+accepts them where integers are rounded measurements), and so do 1e5 and
+100001. nan and infinities are never rounded values.
 
 Tolerance. rtol/atol apply to the printed values as written. The rounding
 allowance is independent of them: it accepts one unit in the last printed
@@ -64,27 +65,30 @@ def parse_number(text: str) -> Number | None:
     return int(text) if match.group("int") else float(text)
 
 
-def is_integer_literal(text: str) -> bool:
-    match = _NUMBER.fullmatch(text)
-    return match is not None and match.group("int") is not None
+@dataclass(frozen=True)
+class Digits:
+    """A printed decimal: value = m * 10**x exactly; rounded: it has a fraction or exponent."""
+
+    m: int
+    x: int
+    rounded: bool
 
 
-def decimal_digits(text: str) -> tuple[int, int] | None:
-    """(m, x) with value = m * 10**x exactly, for a literal that was rounded; else None.
+def decimal_digits(text: str) -> Digits | None:
+    """The digits of a decimal literal; None for nan, infinities and non-numbers.
 
-    None for integer literals, nan and infinities (never rounded), anything that
-    is not a number, and literals too long to be the output of a rounding printer.
+    Also None for literals too long to be the output of a rounding printer.
     """
     match = _NUMBER.fullmatch(text)
-    if match is None or match.group("mant") is None:
+    if match is None or match.group("word") is not None:
         return None
-    whole, _, fraction = match.group("mant").partition(".")
+    whole, _, fraction = (match.group("mant") or match.group("int")).partition(".")
     exponent = match.group("exp") or "0"
     digits = (whole + fraction).lstrip("0") or "0"
     if len(digits) > MAX_DIGITS or len(exponent.lstrip("+-")) > MAX_EXPONENT_DIGITS:
         return None
-    negative = text.strip(" \t").startswith("-")
-    return (-int(digits) if negative else int(digits)), int(exponent) - len(fraction)
+    m = -int(digits) if text.strip(" \t").startswith("-") else int(digits)
+    return Digits(m, int(exponent) - len(fraction), rounded=match.group("int") is None)
 
 
 def explained_by_rounding(expected: str, actual: str) -> bool:
@@ -96,15 +100,17 @@ def explained_by_rounding(expected: str, actual: str) -> bool:
     e, a = decimal_digits(expected), decimal_digits(actual)
     if e is None or a is None:
         return False
-    (m_coarse, x_coarse), (m_fine, x_fine) = sorted((e, a), key=lambda d: -d[1])
-    if m_coarse == 0:
-        return abs(m_fine) <= 1
-    shift = x_coarse - x_fine
+    coarse, fine = (e, a) if e.x >= a.x else (a, e)
+    if not (fine.rounded or (coarse.rounded and coarse.x == fine.x)):
+        return False  # the finer digit was not rounded: an integer is exact
+    if coarse.m == 0:
+        return abs(fine.m) <= 1
+    shift = coarse.x - fine.x
     # |m_coarse| * 10**shift >= 10**shift, and |m_fine| < 10**MAX_DIGITS: far apart.
     if shift > MAX_DIGITS + 1:
         return False
     scale: int = 10**shift
-    return abs(m_coarse * scale - m_fine) <= 1
+    return abs(coarse.m * scale - fine.m) <= 1
 
 
 @dataclass(frozen=True)
@@ -127,12 +133,7 @@ def compare_printed(expected: str, actual: str, tol: Tolerance) -> Printed:
         status = SAME
     elif outcome.within:
         status = WITHIN
-    elif (
-        math.isfinite(e)
-        and math.isfinite(a)
-        and not (isinstance(e, int) or isinstance(a, int))
-        and explained_by_rounding(expected, actual)
-    ):
+    elif math.isfinite(e) and math.isfinite(a) and explained_by_rounding(expected, actual):
         status = ROUNDED
     else:
         status = BEYOND

@@ -62,7 +62,11 @@ class _Rows:
 def compare_table(
     expected: Path, actual: Path, delimiter: str, tol: Tolerance, findings: Findings
 ) -> None:
-    header, header_rerun = (_header(p, delimiter) for p in (expected, actual))
+    try:
+        header, header_rerun = (_header(p, delimiter) for p in (expected, actual))
+    except csv.Error as exc:
+        findings.fail(Difference("header", "format", None, None, f"unparsable: {exc}"))
+        return
     if header != header_rerun:
         findings.fail(
             Difference(
@@ -95,10 +99,7 @@ def _reader(stack: ExitStack, path: Path, delimiter: str) -> Iterator[list[str]]
 
 def _header(path: Path, delimiter: str) -> list[str] | None:
     with ExitStack() as stack:
-        try:
-            return next(_reader(stack, path, delimiter), None)
-        except csv.Error:
-            return None
+        return next(_reader(stack, path, delimiter), None)
 
 
 def _columns(header: list[str]) -> list[ColumnStats]:

@@ -12,6 +12,7 @@ from preserve.compare.printed import (
     ROUNDED,
     SAME,
     WITHIN,
+    Digits,
     compare_printed,
     decimal_digits,
     explained_by_rounding,
@@ -22,14 +23,14 @@ from preserve.compare.printed import (
 @pytest.mark.parametrize(
     ("text", "digits"),
     [
-        ("0.1234", (1234, -4)),
-        ("1.5e-7", (15, -8)),
-        (" -0.50\t", (-50, -2)),
-        ("1e5", (1, 5)),
-        ("100.", (100, 0)),
-        (".5E+3", (5, 2)),
-        ("0.000", (0, -3)),
-        ("100", None),  # an integer was not rounded
+        ("0.1234", Digits(1234, -4, rounded=True)),
+        ("1.5e-7", Digits(15, -8, rounded=True)),
+        (" -0.50\t", Digits(-50, -2, rounded=True)),
+        ("1e5", Digits(1, 5, rounded=True)),
+        ("100.", Digits(100, 0, rounded=True)),
+        (".5E+3", Digits(5, 2, rounded=True)),
+        ("0.000", Digits(0, -3, rounded=True)),
+        ("-0100", Digits(-100, 0, rounded=False)),  # an integer was not rounded
         ("nan", None),
         ("-inf", None),
         ("1.5 m", None),
@@ -37,7 +38,7 @@ from preserve.compare.printed import (
         ("1e1234567", None),
     ],
 )
-def test_decimal_digits(text: str, digits: tuple[int, int] | None) -> None:
+def test_decimal_digits(text: str, digits: Digits | None) -> None:
     assert decimal_digits(text) == digits
 
 
@@ -56,6 +57,10 @@ def test_decimal_digits(text: str, digits: tuple[int, int] | None) -> None:
         ("0.12", "0.1234", False),
         ("100", "101", False),
         ("100", "100.4", False),
+        ("33339", "33338.9", True),  # %g printed 33339.0 as 33339
+        ("100.", "101", True),  # the same units digit, one of them rounded
+        ("1e5", "100001", False),  # the finer digit is an exact integer's
+        ("100", "101", False),
         ("1e-300", "1e300", False),
         ("0.30000000000000004", "0.30000000000000005", True),
         ("1" + "0" * 98 + ".0", "1" + "0" * 98 + ".1", True),  # 100 digits, exactly

@@ -202,6 +202,7 @@ def _one_cell(tmp_path: Path, published: str, rerun: str, **kw):  # type: ignore
         ("9.99e-08", "1.00e-07"),  # one unit across a change of exponent
         ("0.123", "0.1231"),  # %g dropped a trailing zero: 0.1230
         ("-0.0001", "0.0000"),
+        ("33339", "33338.9"),  # %g drops the point of 33339.0
     ],
 )
 @pytest.mark.parametrize(("rtol", "atol"), [(0.0, 0.0), (1e-9, 0.0)])
@@ -408,3 +409,13 @@ def test_large_tables_are_compared_in_bounded_memory(tmp_path: Path) -> None:
     [difference] = report["differences"]
     assert difference["location"] == f"row {copies * 20_000 + 1}, column 'I'"
     assert growth_mib < 160, growth_mib  # each file is 200 MiB
+
+
+def test_unparsable_header_is_a_difference_not_a_crash(tmp_path: Path) -> None:
+    expected, actual = tmp_path / "a.csv", tmp_path / "b.csv"
+    expected.write_text("q,I\n1,2\n")
+    actual.write_text("q," + "x" * (csv.field_size_limit() + 1) + "\n1,2\n")
+    result = compare_output(expected, actual, rtol=0, atol=0, path="t")
+    [difference] = result.differences
+    assert (difference.location, difference.kind) == ("header", "format")
+    assert difference.detail is not None and "field larger than field limit" in difference.detail
