@@ -16,6 +16,7 @@ from preserve.hashing import (
     BUFFER_SIZE,
     FileDigest,
     TreeEntry,
+    checksum_manifest,
     copy_tree_with_hash,
     copy_with_hash,
     hash_files,
@@ -130,3 +131,49 @@ def test_other_algorithms() -> None:
     assert adler.hexdigest() == f"{zlib.adler32(data):08x}"
     with pytest.raises(ValueError):
         new_hasher("crc32")
+
+
+def test_checksum_manifest_verifies_with_sha256sum(tmp_path: Path) -> None:
+    """Names that sha256sum escapes (backslash, newline, CR) and names that are not UTF-8."""
+    src = tmp_path / "scan"
+    names = [b"plain.raw", b"new\nline.raw", b"back\\slash.raw", b"cr\rx.raw", b"latin-\xe9.raw"]
+    (src / "sub dir").mkdir(parents=True)
+    for i, name in enumerate(names):
+        with open(os.path.join(os.fsencode(src / "sub dir"), name), "wb") as fh:
+            fh.write(os.urandom(100 + i))
+    entries = copy_tree_with_hash(src, tmp_path / "copy")
+    manifest = tmp_path / "scan.sha256"
+    manifest.write_bytes(checksum_manifest(entries))
+    lines = manifest.read_bytes().splitlines()
+    assert len(lines) == len(names)
+    assert lines[0].startswith(b"\\") and b"back\\\\slash.raw" in lines[0]
+    proc = subprocess.run(
+        ["sha256sum", "-c", "--strict", str(manifest)],
+        cwd=tmp_path / "copy",
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(b": OK") == len(names)
+    (tmp_path / "copy" / "sub dir" / "plain.raw").write_bytes(b"changed")
+    tampered = subprocess.run(
+        ["sha256sum", "-c", "--quiet", str(manifest)], cwd=tmp_path / "copy", capture_output=True
+    )
+    assert tampered.returncode == 1
+    assert b"plain.raw: FAILED" in tampered.stdout
+
+
+def test_copy_tree_of_many_files_in_batches(tmp_path: Path) -> None:
+    src = tmp_path / "frames"
+    expected = {}
+    for i in range(1500):  # several batches per worker
+        rel = f"f{i // 100:02d}/frame-{i:05d}.raw"
+        data = os.urandom(i % 300)
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+        expected[rel] = TreeEntry(rel, len(data), hashlib.sha256(data).hexdigest())
+    entries = copy_tree_with_hash(src, tmp_path / "copy", workers=3)
+    assert entries == [expected[rel] for rel in sorted(expected)]
+    assert all(
+        (tmp_path / "copy" / e.relpath).read_bytes() == (src / e.relpath).read_bytes()
+        for e in entries
+    )

@@ -19,13 +19,17 @@ from preserve.crate.model import (
     FileRecord,
     InputRecord,
 )
-from preserve.hashing import copy_tree_with_hash, copy_with_hash, hash_files
+from preserve.hashing import checksum_manifest, copy_tree_with_hash, copy_with_hash, hash_files
 from preserve.manifest import Manifest
 from preserve.mediatypes import guess
 
 
-def list_files(directory: Path, exclude: tuple[Path, ...]) -> list[str]:
-    """Files of the analysis: git's view (tracked + untracked, not ignored) or a walk."""
+def list_files(directory: Path, exclude: tuple[Path, ...], skip: tuple[str, ...] = ()) -> list[str]:
+    """Files of the analysis: git's view (tracked + untracked, not ignored) or a walk.
+
+    ``skip``: relative folders not to list at all (local input folders, copied
+    on their own: a scan of 100,000 frames is not walked twice).
+    """
     proc = subprocess.run(
         [
             "git",
@@ -38,6 +42,7 @@ def list_files(directory: Path, exclude: tuple[Path, ...]) -> list[str]:
             "--exclude-standard",
             "--",
             ".",
+            *(f":(exclude,literal){folder}" for folder in skip),
         ],
         capture_output=True,
     )
@@ -46,8 +51,12 @@ def list_files(directory: Path, exclude: tuple[Path, ...]) -> list[str]:
     else:
         names = []
         for root, dirs, files in os.walk(directory):
-            dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__"))
-            names += [Path(root, f).relative_to(directory).as_posix() for f in files]
+            rel = Path(root).relative_to(directory).as_posix()
+            prefix = "" if rel == "." else f"{rel}/"
+            dirs[:] = sorted(
+                d for d in dirs if d not in (".git", "__pycache__") and prefix + d not in skip
+            )
+            names += [prefix + f for f in files]
     out = []
     for name in sorted(set(names)):
         path = directory / name
@@ -71,9 +80,10 @@ def copy_analysis(
     folder_prefixes = tuple(
         f"{PurePosixPath(str(s.path)).as_posix().rstrip('/')}/" for s in folders
     )
+    skip = tuple(prefix.rstrip("/") for prefix in folder_prefixes)
     names = [
         n
-        for n in list_files(directory, exclude)
+        for n in list_files(directory, exclude, skip)
         if not n.startswith(folder_prefixes) and n != manifest.config
     ]
     for spec in local_specs:  # declared inputs are included even if git ignores them
@@ -88,7 +98,7 @@ def copy_analysis(
         crate_id = f"{ANALYSIS_DIR}/{rel}"
         if spec in folders:
             entries = copy_tree_with_hash(directory / rel, target / rel)
-            listing = "".join(f"{e.sha256}  {e.relpath}\n" for e in entries).encode()
+            listing = checksum_manifest(entries)
             manifest_file = write_extra(
                 staging,
                 f"checksums/{spec.name}.sha256",
