@@ -38,6 +38,7 @@ _INT64_DIGITS = 18
 _NUMBER_RE2 = f"(?i)^{NUMBER_PATTERN}$"
 
 Floats = npt.NDArray[np.float64]
+Index = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 
 
@@ -66,27 +67,30 @@ class ColumnStats:
     max_abs_row: int = 0
 
     def update(
-        self, expected: pa.Array, actual: pa.Array, rows: npt.NDArray[np.int64], tol: Tolerance
+        self, expected: pa.Array, actual: pa.Array, rows: int | Index, tol: Tolerance
     ) -> None:
-        """Compare one chunk; ``rows`` numbers its cells (1-based, as reported)."""
-        unequal = np.flatnonzero(pc.not_equal(expected, actual).to_numpy(zero_copy_only=False))
-        if not unequal.size:
+        """Compare one chunk; ``rows``: the number of its first row, or of each (1-based)."""
+        index = np.flatnonzero(pc.not_equal(expected, actual).to_numpy(zero_copy_only=False))
+        if not index.size:
             return
-        if unequal.size < len(expected):
-            expected, actual = expected.take(unequal), actual.take(unequal)
-        outcome = Outcomes.of(expected, actual, tol)
-        self._count(outcome, expected, actual, rows[unequal])
+        numbers = rows + index if isinstance(rows, int) else rows[index]
+        if 2 * index.size < len(expected):
+            e, a = expected.take(index), actual.take(index)
+            self._count(Outcomes.of(e, a, tol), _Cells(e, a, None), numbers)
+        else:  # most cells differ: parse the columns whole rather than copy them
+            outcome = Outcomes.of(expected, actual, tol).at(index)
+            self._count(outcome, _Cells(expected, actual, index), numbers)
 
-    def _count(self, o: Outcomes, e: pa.Array, a: pa.Array, rows: npt.NDArray[np.int64]) -> None:
+    def _count(self, o: Outcomes, cells: _Cells, rows: Index) -> None:
         differing = o.status != SAME
         self.numeric |= bool((o.numeric & differing).any())
         self.unequal += int(differing.sum())
         self.within += int((o.status == WITHIN).sum())
         self.rounded += int((o.status == ROUNDED).sum())
         self.beyond += int((o.status == BEYOND).sum())
-        self.first_unequal = self.first_unequal or _first(differing, e, a, rows)
-        self.first_rounded = self.first_rounded or _first(o.status == ROUNDED, e, a, rows)
-        self.first_beyond = self.first_beyond or _first(o.status == BEYOND, e, a, rows)
+        self.first_unequal = self.first_unequal or cells.first(differing, rows)
+        self.first_rounded = self.first_rounded or cells.first(o.status == ROUNDED, rows)
+        self.first_beyond = self.first_beyond or cells.first(o.status == BEYOND, rows)
         deviating = differing & o.numeric & ~np.isnan(o.abs_dev)
         if deviating.any():
             k = int(np.nanargmax(np.where(deviating, o.abs_dev, np.nan)))
@@ -97,11 +101,20 @@ class ColumnStats:
             self.max_rel = max(self.max_rel, float(rel.max()))
 
 
-def _first(mask: Mask, e: pa.Array, a: pa.Array, rows: npt.NDArray[np.int64]) -> Cell | None:
-    if not mask.any():
-        return None
-    k = int(np.argmax(mask))
-    return Cell(int(rows[k]), _text(e[k]), _text(a[k]))
+@dataclass
+class _Cells:
+    """The cells outcomes were computed for: ``index`` maps an outcome to its cell."""
+
+    expected: pa.Array
+    actual: pa.Array
+    index: Index | None
+
+    def first(self, mask: Mask, rows: Index) -> Cell | None:
+        if not mask.any():
+            return None
+        k = int(np.argmax(mask))
+        j = k if self.index is None else int(self.index[k])
+        return Cell(int(rows[k]), _text(self.expected[j]), _text(self.actual[j]))
 
 
 def _text(value: pa.Scalar) -> str:
@@ -117,6 +130,11 @@ class Outcomes:
     abs_dev: Floats
     rel_dev: Floats
     numeric: Mask
+
+    def at(self, index: Index) -> Outcomes:
+        return Outcomes(
+            self.status[index], self.abs_dev[index], self.rel_dev[index], self.numeric[index]
+        )
 
     @classmethod
     def of(cls, e: pa.Array, a: pa.Array, tol: Tolerance) -> Outcomes:
@@ -183,7 +201,12 @@ class Outcomes:
 
 
 def _trimmed(values: pa.Array) -> pa.Array:
-    return pc.utf8_trim(values.cast(pa.string()), " \t")
+    return pc.utf8_trim(_as_text(values), " \t")
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    """Binary cells as text (Arrow checks UTF-8); text cells as they are."""
+    return values if pa.types.is_string(values.type) else values.cast(pa.string())
 
 
 def _int64(values: pa.Array) -> npt.NDArray[np.int64]:
@@ -196,7 +219,7 @@ def _numbers(values: pa.Array) -> tuple[Floats, Mask]:
     try:
         # Arrow's parser accepts a subset of the syntax (no blanks), with the same
         # values: when it takes every cell, none needs the regular expression.
-        parsed = pc.cast(values.cast(pa.string()), pa.float64())
+        parsed = pc.cast(_as_text(values), pa.float64())
         return parsed.to_numpy(zero_copy_only=False), np.ones(len(values), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
@@ -250,7 +273,7 @@ def _rounding(
 
 def _last_digit(values: pa.Array) -> tuple[Floats, Mask]:
     """The exponent of the last printed digit (0 for integers, NaN for words); rounded?"""
-    parts = pc.extract_regex(values.cast(pa.string()), _NUMBER_RE2)  # numbers: ASCII
+    parts = pc.extract_regex(_as_text(values), _NUMBER_RE2)  # numbers: ASCII
     mantissa = pc.struct_field(parts, "mant")
     integer = pc.struct_field(parts, "int")
     point = pc.find_substring(mantissa, ".").to_numpy()

@@ -142,9 +142,8 @@ def _compare_batches(
     rows: _Rows,
 ) -> None:
     for e, a in _aligned(published, rerun, rows):
-        numbers = np.arange(rows.compared + 1, rows.compared + 1 + e.num_rows)
         for i, column in enumerate(columns):
-            column.update(e.column(i), a.column(i), numbers, tol)
+            column.update(e.column(i), a.column(i), rows.compared + 1, tol)
         rows.compared += e.num_rows
 
 
@@ -295,7 +294,7 @@ class _Chunk:
     def flush(self, columns: list[ColumnStats], tol: Tolerance) -> None:
         if not self.rows:
             return
-        numbers = np.array(self.rows, dtype=np.int64)
+        numbers = np.array(self.rows, dtype=np.intp)
         for column, (ce, ca) in zip(columns, self.cells, strict=True):
             column.update(pa.array(ce, pa.binary()), pa.array(ca, pa.binary()), numbers, tol)
             ce.clear()
