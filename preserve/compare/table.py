@@ -154,24 +154,24 @@ def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[Iterator[pa.Recor
     queue: Queue[tuple[pa.RecordBatch | None, BaseException | None]] = Queue(PREFETCH)
     stop = threading.Event()
 
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        queue.put((batch, None), timeout=0.1)
-                        break
-                    except Full:
-                        continue
-            item: tuple[pa.RecordBatch | None, BaseException | None] = (None, None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            item = (None, exc)
+    def put(item: tuple[pa.RecordBatch | None, BaseException | None]) -> bool:
         while not stop.is_set():
             try:
                 queue.put(item, timeout=0.1)
-                return
+                return True
             except Full:
                 continue
+        return False  # the consumer is gone: read no further
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put((batch, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((None, exc))
+            return
+        put((None, None))
 
     def consume() -> Iterator[pa.RecordBatch]:
         while True:
@@ -209,7 +209,7 @@ def _batches(path: Path, delimiter: str, header: list[str]) -> Iterator[pa.Recor
     )
     first = True
     for batch in reader:
-        if first:
+        if first and batch.num_rows:
             cells = batch.slice(0, 1).to_pylist()[0].values()
             if list(cells) != header:  # e.g. a byte-order mark, which Arrow drops and csv keeps
                 raise _Irregular
