@@ -18,9 +18,11 @@ Explained: 0.1234 and 0.1235 (0.12345 printed with 4 decimals), 1.5e-7 and
 1.6e-7, 9.99e-8 and 1.00e-7, 33339 and 33338.9. Not: 0.1234 and 0.1236.
 
 An integer literal (``100``) is not a rounded value by itself: counts,
-indices, pixel and file sizes are exact, so 100 and 101 differ (``atol``
-accepts them where integers are rounded measurements), and so do 1e5 and
-100001. nan and infinities are never rounded values.
+indices, pixel and file sizes are exact, so 100 and 101 differ, and so do 1e5
+and 100001. That includes floats that ``%g`` printed without a point
+(100015.3 as ``100015``) when both cells are such integers: nothing in the
+two cells tells them from counts, and a false "reproduced" is worse than a
+false alarm; ``atol`` accepts them. nan and infinities are never rounded.
 
 Tolerance. rtol/atol apply to the printed values as written. The rounding
 allowance is independent of them: it accepts one unit in the last printed
