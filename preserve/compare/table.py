@@ -6,8 +6,8 @@ digit (see :mod:`preserve.compare.printed`); any other cell exactly. Rows are
 numbered from 1 after the header line. Quoting and line endings do not count:
 both files are parsed by the same reader.
 
-The reader is Arrow's streaming CSV reader (in blocks of bounded size, read
-ahead in a thread), and cells are compared a chunk of rows at a time in
+The reader is Arrow's streaming CSV reader (in blocks of bounded size, parsed
+ahead in Arrow's threads), and cells are compared a chunk of rows at a time in
 :mod:`preserve.compare.columns`. Files it cannot read as Python's :mod:`csv`
 does (ragged rows, invalid UTF-8, a header it splits otherwise such as one
 with a byte-order mark, rows larger than a block) are read again with
@@ -18,13 +18,11 @@ which reader ran. A blank line is a row of empty cells to both.
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
-from queue import Full, Queue
 
 import numpy as np
 import pyarrow as pa
@@ -38,11 +36,9 @@ from preserve.compare.values import MAX_RENDERED, render
 
 __all__ = ["compare_table", "parse_number"]
 
-# Arrow parses blocks of this size and reads up to 32 blocks ahead (its background
-# reader's queue): ~40 MiB per file, whatever the file's size.
+# Arrow parses blocks of this size, ahead of us in its own threads, up to 32
+# blocks (its background reader's queue): ~40 MiB per file, whatever its size.
 BLOCK_SIZE = 1 << 20
-# Batches read ahead per file.
-PREFETCH = 2
 # Rows of the csv-module reader handed to the column comparison at once.
 CSV_CHUNK_ROWS = 1 << 16
 
@@ -123,12 +119,8 @@ def _arrow_rows(
 ) -> _Rows:
     rows = _Rows()
     try:
-        with ExitStack() as stack:
-            published, rerun = (
-                stack.enter_context(_prefetched(_batches(p, delimiter, header)))
-                for p in (expected, actual)
-            )
-            _compare_batches(published, rerun, columns, tol, rows)
+        published, rerun = (_batches(p, delimiter, header) for p in (expected, actual))
+        _compare_batches(published, rerun, columns, tol, rows)
     except pa.ArrowException as exc:
         raise _Irregular from exc
     return rows
@@ -145,50 +137,6 @@ def _compare_batches(
         for i, column in enumerate(columns):
             column.update(e.column(i), a.column(i), rows.compared + 1, tol)
         rows.compared += e.num_rows
-
-
-@contextmanager
-def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[Iterator[pa.RecordBatch]]:
-    """Read ahead in a thread (Arrow's streaming reader is single-threaded and releases
-    the GIL), at most PREFETCH batches: parsing overlaps the comparison."""
-    queue: Queue[tuple[pa.RecordBatch | None, BaseException | None]] = Queue(PREFETCH)
-    stop = threading.Event()
-
-    def put(item: tuple[pa.RecordBatch | None, BaseException | None]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False  # the consumer is gone: read no further
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not put((batch, None)):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            put((None, exc))
-            return
-        put((None, None))
-
-    def consume() -> Iterator[pa.RecordBatch]:
-        while True:
-            batch, error = queue.get()
-            if error is not None:
-                raise error
-            if batch is None:
-                return
-            yield batch
-
-    thread = threading.Thread(target=produce, name="csv-prefetch", daemon=True)
-    thread.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _batches(path: Path, delimiter: str, header: list[str]) -> Iterator[pa.RecordBatch]:

@@ -6,7 +6,6 @@ import csv
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -420,23 +419,3 @@ def test_unparsable_header_is_a_difference_not_a_crash(tmp_path: Path) -> None:
     [difference] = result.differences
     assert (difference.location, difference.kind) == ("header", "format")
     assert difference.detail is not None and "field larger than field limit" in difference.detail
-
-
-def test_read_ahead_stops_with_its_consumer_and_hands_on_errors() -> None:
-    produced = []
-
-    def batches() -> Iterator[int]:
-        for i in range(1000):
-            produced.append(i)
-            yield i
-
-    with table._prefetched(batches()) as items:  # type: ignore[arg-type]
-        assert [next(items), next(items)] == [0, 1]
-    assert len(produced) <= 2 + table.PREFETCH + 1  # not the whole file
-
-    def failing() -> Iterator[int]:
-        yield 1
-        raise ValueError("block 2 does not parse")
-
-    with table._prefetched(failing()) as items, pytest.raises(ValueError, match="block 2"):  # type: ignore[arg-type]
-        list(items)
