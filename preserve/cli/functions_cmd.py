@@ -80,10 +80,39 @@ def _config_file(ctx: click.Context, param: click.Parameter, value: Path | None)
     return data
 
 
+def _batch_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+    """JSON Lines: one parameters document per line (blank lines skipped)."""
+    if value is None:
+        return None
+    documents = []
+    try:
+        lines = value.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{value}: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            documents.append(json.loads(line))
+        except ValueError as exc:
+            raise click.BadParameter(f"{value}, line {number}: not JSON ({exc})") from exc
+    if not documents:
+        raise click.BadParameter(f"{value} holds no call")
+    return documents
+
+
 @click.command()
 @click.argument("what", metavar="NAME|DOI|REF")
 @click.option("--target", help="The target of the deployment to call (default: local).")
 @input_option("New data for input NAME, by URI. Repeatable.")
+@click.option(
+    "--batch",
+    "batch",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    callback=_batch_file,
+    help='Many calls at once (one job array on SLURM): a JSON Lines file, one {"inputs": '
+    '{NAME: URI}, "output_to": URI, "config": {...}} per line.',
+)
 @click.option(
     "--config",
     "config",
@@ -104,10 +133,15 @@ def invoke(
     output_to: str | None,
     timeout: float | None,
     as_json: bool,
+    batch: list[Any] | None = None,
 ) -> None:
-    """Run a function once on new data and wait for it."""
+    """Run a function once on new data and wait for it (or many times: --batch)."""
     from preserve.functions.invoke import invoke as do_invoke
 
+    if batch is not None:
+        if inputs or config or output_to:
+            raise click.UsageError("--batch gives every call's inputs, config and output_to")
+        return _invoke_batch(app, what, batch, target, timeout, as_json)
     try:
         result = do_invoke(
             what,
@@ -135,6 +169,40 @@ def invoke(
         )
     console.print(f"crate  {escape(str(result['crate']))}", highlight=False)
     console.print(f"key    {result['key']}", highlight=False)
+
+
+def _invoke_batch(
+    app: AppContext,
+    what: str,
+    documents: list[Any],
+    target: str | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    from preserve.functions.invoke import invoke_batch
+
+    results = invoke_batch(
+        what,
+        documents,
+        settings=app.settings(),
+        target=target,
+        timeout=timeout,
+        progress=progress_for(as_json),
+    )
+    failed = [r for r in results if r.get("status") != "completed"]
+    if as_json:
+        print_json(results)
+    else:
+        console = out_console()
+        for r in results:
+            word = "[green]completed[/]" if r.get("status") == "completed" else "[red]failed[/]"
+            console.print(f"{word} {escape(str(r.get('crate')))}", highlight=False)
+    if failed:
+        raise InvocationFailed(
+            f"{len(failed)} of {len(results)} calls failed; the first: {failed[0].get('error')}",
+            hint="each failed call's crate records why",
+            result=results,
+        )
 
 
 @click.command(name="functions")

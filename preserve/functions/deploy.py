@@ -148,4 +148,6 @@ def functions(settings: Settings) -> list[dict[str, Any]]:
 def logs(name: str, invocation: str | None = None, *, settings: Settings) -> str:
     """What the target kept of the function, or of one of its invocations."""
     deployment = find(settings, name)
+    if invocation is not None:  # the platform knows the call by its own id, if it gave one
+        invocation = records.platform_id(settings, invocation) or invocation
     return open_target(deployment.target, settings).logs(deployment, invocation)

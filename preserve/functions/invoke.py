@@ -17,7 +17,8 @@ written here in ``<data_dir>/functions/invocations/ID``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,17 @@ from preserve.rerun.locate import is_doi
 from preserve.settings import Settings
 from preserve.shim import crate
 from preserve.shim.digests import checksum_token
-from preserve.shim.documents import FAILED, Parameters, ShimError, parameters
+from preserve.shim.documents import (
+    COMPLETED,
+    FAILED,
+    Parameters,
+    ShimError,
+    parameters,
+    result_document,
+)
 from preserve.shim.key import invocation_key
 from preserve.shim.redact import redact_uri
-from preserve.targets.base import Call, Deployment, open_target
+from preserve.targets.base import Call, Deployment, Outcome, open_target
 
 
 def invoke(
@@ -57,10 +65,107 @@ def invoke(
         document["output_to"] = output_to
     if config:
         document["config"] = dict(config)
+    params = _checked(deployment, [document])[0]
+    prepared = _prepare(deployment, params, settings, timeout, progress)
+    if isinstance(prepared, dict):
+        return prepared
+    progress.step(f"invoking {deployment.function} on {deployment.target}")
     try:
-        params = parameters(document, deployment.spec)
-    except ShimError as exc:
-        raise ConfigError(f"function {deployment.function}: {exc.message}", hint=exc.hint) from exc
+        outcome = open_target(deployment.target, settings).invoke(
+            deployment, prepared.call, progress=progress
+        )
+    except TargetError as exc:
+        path = _never_ran(settings, deployment, prepared, exc.message)
+        raise TargetError(
+            exc.message,
+            hint=f"{exc.hint or ''} (crate: {path})".strip(),
+            retry_after=exc.retry_after,
+        ) from exc
+    result = _finish(settings, deployment, prepared, outcome)
+    if result["status"] != COMPLETED:
+        raise InvocationFailed(
+            f"{deployment.target}: function {deployment.function}: {result['error']}",
+            hint=f"the crate at {result['crate']} records the failed invocation",
+            result=result,
+        )
+    return result
+
+
+def invoke_batch(
+    what: str,
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    settings: Settings,
+    target: str | None = None,
+    timeout: float | None = None,
+    progress: Progress = QUIET,
+) -> list[dict[str, Any]]:
+    """Many calls of one function, submitted together (one job array on SLURM); their
+    results in the order of ``documents``. A failed call does not stop the others: its
+    result says ``failed``, with its error and crate."""
+    deployment = resolve(what, target, settings, progress)
+    checked = _checked(deployment, documents)
+    prepared = [_prepare(deployment, p, settings, timeout, progress) for p in checked]
+    pending = [p for p in prepared if isinstance(p, _Pending)]
+    outcomes: dict[str, Outcome] = {}
+    if pending:
+        progress.step(f"invoking {deployment.function} {len(pending)} times on {deployment.target}")
+        try:
+            ran = open_target(deployment.target, settings).invoke_many(
+                deployment, [p.call for p in pending], progress=progress
+            )
+            outcomes = {o.invocation_id: o for o in ran}
+        except TargetError as exc:
+            outcomes = {
+                p.call.invocation_id: Outcome(p.call.invocation_id, None, error=exc.message)
+                for p in pending
+            }
+    return [
+        p
+        if isinstance(p, dict)
+        else _finish(
+            settings,
+            deployment,
+            p,
+            outcomes.get(
+                p.call.invocation_id,
+                Outcome(p.call.invocation_id, None, error="the target gave no outcome"),
+            ),
+        )
+        for p in prepared
+    ]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A call about to be sent, recorded as running."""
+
+    call: Call
+    key: str | None
+
+
+def _checked(deployment: Deployment, documents: Sequence[Mapping[str, Any]]) -> list[Parameters]:
+    """Every document against the function, before anything is sent."""
+    out = []
+    for number, document in enumerate(documents, 1):
+        try:
+            out.append(parameters(dict(document), deployment.spec))
+        except ShimError as exc:
+            where = f"call {number}: " if len(documents) > 1 else ""
+            raise ConfigError(
+                f"function {deployment.function}: {where}{exc.message}", hint=exc.hint
+            ) from exc
+    return out
+
+
+def _prepare(
+    deployment: Deployment,
+    params: Parameters,
+    settings: Settings,
+    timeout: float | None,
+    progress: Progress,
+) -> dict[str, Any] | _Pending:
+    """The recorded result of a completed call with the same key, else the call to send."""
     key = host_key(deployment.spec, params, settings)
     if key is not None:
         done = records.completed(settings, key)
@@ -69,29 +174,47 @@ def invoke(
             return {**done, "cached": True}
     invocation_id = str(uuid.uuid4())
     records.start_invocation(settings, invocation_id, deployment, key, params.to_json())
-    call = Call(invocation_id, params.to_json(), timeout)
-    progress.step(f"invoking {deployment.function} on {deployment.target}")
-    try:
-        outcome = open_target(deployment.target, settings).invoke(
-            deployment, call, progress=progress
+    return _Pending(Call(invocation_id, params.to_json(), timeout), key)
+
+
+def _never_ran(settings: Settings, deployment: Deployment, pending: _Pending, error: str) -> Path:
+    """A call the platform failed before the shim answered: its crate, here."""
+    invocation_id = pending.call.invocation_id
+    path = failed_crate(settings, deployment, invocation_id, pending.key, error)
+    records.end_invocation(settings, invocation_id, FAILED, None, error)
+    return path
+
+
+def _finish(
+    settings: Settings, deployment: Deployment, pending: _Pending, outcome: Outcome
+) -> dict[str, Any]:
+    """The call's result document, recorded; a failed one names its error and crate."""
+    invocation_id = pending.call.invocation_id
+    if outcome.result is None:
+        error = outcome.error or "the function gave no result"
+        path = _never_ran(settings, deployment, pending, error)
+        return result_document(
+            status=FAILED,
+            key=pending.key,
+            function=deployment.function,
+            outputs={},
+            crate=str(path),
+            target=deployment.target,
+            invocation_id=invocation_id,
+            error=error,
         )
-    except TargetError as exc:
-        path = failed_crate(settings, deployment, invocation_id, key, exc.message)
-        records.end_invocation(settings, invocation_id, FAILED, None, exc.message)
-        raise TargetError(exc.message, hint=f"{exc.hint or ''} (crate: {path})".strip()) from exc
-    result = dict(outcome.result or {})
+    result = dict(outcome.result)
     result.update(target=deployment.target, invocation_id=invocation_id)
-    if result.get("status") != "completed":
+    if result.get("status") != COMPLETED:
         error = str(result.get("error") or outcome.error or "the function failed")
+        result.update(status=FAILED, error=error)
         if not result.get("crate"):
-            result["crate"] = str(failed_crate(settings, deployment, invocation_id, key, error))
-        records.end_invocation(settings, invocation_id, FAILED, result, error)
-        raise InvocationFailed(
-            f"{deployment.target}: function {deployment.function}: {error}",
-            hint=f"the crate at {result['crate']} records the failed invocation",
-            result=result,
-        )
-    records.end_invocation(settings, invocation_id, "completed", result, None)
+            result["crate"] = str(
+                failed_crate(settings, deployment, invocation_id, pending.key, error)
+            )
+        records.end_invocation(settings, invocation_id, FAILED, result, error, outcome.platform_id)
+        return result
+    records.end_invocation(settings, invocation_id, COMPLETED, result, None, outcome.platform_id)
     return result
 
 

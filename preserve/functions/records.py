@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS invocations (
     result TEXT,
     error TEXT,
     started TEXT NOT NULL,
-    ended TEXT
+    ended TEXT,
+    platform_id TEXT
 );
 CREATE INDEX IF NOT EXISTS invocations_by_key ON invocations (key, state);
 """
@@ -70,8 +71,16 @@ def connect(settings: Settings) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(path, timeout=30)) as conn:
         conn.row_factory = sqlite3.Row
         conn.executescript(_SCHEMA)
+        _migrate(conn)
         with conn:
             yield conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Records of earlier versions: the platform's id of a call came later."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(invocations)")}
+    if "platform_id" not in columns:
+        conn.execute("ALTER TABLE invocations ADD COLUMN platform_id TEXT")
 
 
 @dataclass(frozen=True)
@@ -201,21 +210,33 @@ def end_invocation(
     state: str,
     result: Mapping[str, Any] | None,
     error: str | None,
+    platform_id: str | None = None,
 ) -> None:
+    """``platform_id``: the call's own id on the target (an activation, a job task)."""
     key = (result or {}).get("key")
     with connect(settings) as conn:
         conn.execute(
-            "UPDATE invocations SET state=?, result=?, error=?, ended=?, key=COALESCE(?, key)"
-            " WHERE id=?",
+            "UPDATE invocations SET state=?, result=?, error=?, ended=?, key=COALESCE(?, key),"
+            " platform_id=COALESCE(?, platform_id) WHERE id=?",
             (
                 state,
                 json.dumps(dict(result), sort_keys=True) if result is not None else None,
                 error,
                 _now(),
                 key,
+                platform_id,
                 invocation_id,
             ),
         )
+
+
+def platform_id(settings: Settings, invocation_id: str) -> str | None:
+    """The target's own id of the call ``invocation_id``, if it gave one."""
+    with connect(settings) as conn:
+        row = conn.execute(
+            "SELECT platform_id FROM invocations WHERE id = ?", (invocation_id,)
+        ).fetchone()
+    return str(row["platform_id"]) if row and row["platform_id"] else None
 
 
 def completed(settings: Settings, key: str) -> dict[str, Any] | None:

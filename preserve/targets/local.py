@@ -47,6 +47,7 @@ from preserve.targets.base import (
     TargetOptions,
     shim_environment,
 )
+from preserve.targets.remote import shim_secrets
 
 PREFIX = "preserve-fn"
 MARKER = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
@@ -142,7 +143,7 @@ class LocalTarget:
             raise endpoint.error(
                 f"the shim answered /run with no result ({answer.document!r:.200})"
             )
-        return Outcome(call.invocation_id, answer.document, platform_id=deployment.endpoint_id)
+        return Outcome(call.invocation_id, answer.document, platform_id=call.invocation_id)
 
     def invoke_many(
         self, deployment: Deployment, calls: Sequence[Call], *, progress: Progress
@@ -256,14 +257,7 @@ class LocalTarget:
 
     def _secrets(self, spec: Mapping[str, Any]) -> dict[str, str]:
         """What the shim gets through /init: storage credentials, withheld variables."""
-        env = {}
-        if self.settings.data_token is not None:
-            env["PRESERVE_DATA_TOKEN"] = self.settings.data_token.get_secret_value()
-            env["PRESERVE_DATA_TOKEN_HOSTS"] = ",".join(self.settings.data_token_hosts)
-        for item in spec.get("env") or []:
-            if item.get("withheld") and item["name"] in self.environ:
-                env[item["name"]] = self.environ[item["name"]]
-        return env
+        return shim_secrets(self.settings, spec, self.environ)
 
     def _init(self, function: str, port: int, spec: Mapping[str, Any], container: Any) -> None:
         """Initialise the started container; one that refuses is removed, not left warm."""

@@ -1,0 +1,91 @@
+"""What every target tells the function container: the shim's environment and secrets.
+
+The shim reads its context from the environment (``preserve/shim/__main__.py``):
+the target's name and the function image, for the invocation crate; and the
+storage credentials (the data token, sent only to its hosts) and the variables
+the analysis declared withheld, which are secrets. Targets pass the first as
+plain configuration and the second through the platform's own secret channel
+(``/init``, OSCAR secrets, OpenWhisk init parameters, OpenFaaS secrets, the
+batch job's environment), and record only their names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from preserve.errors import TargetError
+from preserve.settings import Settings
+from preserve.targets.base import FunctionImage
+
+SHIM = "/opt/preserve-shim/shim.pyz"
+DATA_TOKEN = "PRESERVE_DATA_TOKEN"
+
+
+def shim_env(target: str, image_ref: str, image_id: str | None) -> dict[str, str]:
+    """The shim's plain configuration: who runs it, in which image (for the crate)."""
+    return {
+        "PRESERVE_TARGET": target,
+        "PRESERVE_FUNCTION_IMAGE": image_ref,
+        "PRESERVE_FUNCTION_IMAGE_ID": image_id or "",
+    }
+
+
+def shim_secrets(
+    settings: Settings, spec: Mapping[str, Any], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Storage credentials and withheld variables (values: never recorded or printed)."""
+    env = {}
+    if settings.data_token is not None:
+        env[DATA_TOKEN] = settings.data_token.get_secret_value()
+        env["PRESERVE_DATA_TOKEN_HOSTS"] = ",".join(settings.data_token_hosts)
+    for item in spec.get("env") or []:
+        if item.get("withheld") and item["name"] in environ:
+            env[item["name"]] = environ[item["name"]]
+    return env
+
+
+def secret_names(secrets: Mapping[str, str]) -> list[str]:
+    """What a record may say about the secrets: their names (the token's hosts are not
+    secret, but travel with it)."""
+    return sorted(secrets)
+
+
+def pinned(image: FunctionImage, target: str) -> str:
+    """The function image by digest, as a platform pulls it (deploy pushed it)."""
+    if image.reference is None or image.digest is None:
+        raise TargetError(
+            f"{target}: function {image.function}: the function image was not pushed to a "
+            "registry the platform can pull from",
+            hint="set registry in the config file (or PRESERVE_REGISTRY)",
+        )
+    return image.reference
+
+
+def entrypoint(image_id: str) -> list[str]:
+    """The function image's entry point: its own python3 running the shim."""
+    from preserve.engine import docker_client
+
+    config = docker_client().api.inspect_image(image_id).get("Config") or {}
+    found = [str(part) for part in config.get("Entrypoint") or []]
+    if not found or found[-1] != SHIM:
+        raise TargetError(
+            f"the image {image_id[:19]} is not a function image (its entry point is {found})",
+            hint="deploy the published analysis again",
+        )
+    return found
+
+
+def memory_mib(spec: Mapping[str, Any]) -> int | None:
+    """The recorded memory limit in MiB (``resources.memory``: ``512m``, ``2g``, bytes)."""
+    value = str((spec.get("resources") or {}).get("memory") or "").strip().lower()
+    if not value:
+        return None
+    factor = {"k": 1 / 1024, "m": 1.0, "g": 1024.0}.get(value[-1])
+    number = float(value[:-1]) if factor else float(value) / (1 << 20)
+    return max(1, int(number * (factor or 1.0)))
+
+
+def timeout_seconds(spec: Mapping[str, Any], default: float = 3600.0) -> float:
+    """The recorded time limit of one call."""
+    return float((spec.get("resources") or {}).get("timeout") or default)

@@ -1,0 +1,62 @@
+"""Remote targets for real: the published 'upper' analysis of ``tests/functions`` (the
+same fixtures: one data directory, the dCache test server), its function image pushed
+to a real registry on loopback, deployed on a SLURM cluster started here or on the
+faithful OSCAR, OpenWhisk and OpenFaaS test servers, whose jobs and actions run the
+image in Docker on the host network (so that they reach the loopback storage)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Registry
+from tests.functions.conftest import (  # noqa: F401  (shared with tests/functions)
+    folder,
+    functions_home,
+    home_settings,
+    isolated_dirs,
+    storage,
+    upper_doi,
+)
+from tests.servers.dcache import DcacheServer
+
+
+@pytest.fixture
+def remote(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Function images go to the loopback registry (remote platforms pull them)."""
+    monkeypatch.setenv("PRESERVE_REGISTRY", registry.host)
+    return registry.host
+
+
+def call(server: DcacheServer, where: str, text: bytes, tag: str = "") -> dict[str, Any]:
+    """A parameters document: new data on the storage, outputs back to it."""
+    server.put(f"{where}/in{tag}.txt", text)
+    return {
+        "inputs": {"text": server.url(f"{where}/in{tag}.txt")},
+        "output_to": server.url(f"{where}/out{tag}/", "dav"),
+    }
+
+
+def crate_action(server: DcacheServer, prefix: str) -> dict[str, Any]:
+    doc = json.loads(server.files[f"{prefix}ro-crate-metadata.json"].data)
+    return next(e for e in doc["@graph"] if e["@type"] == "CreateAction")
+
+
+def everything_written(home: Path, *more: str) -> str:
+    """Every file of the data directory (the SQLite record included) and ``more``."""
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in home.rglob("*") if p.is_file()]
+    return "\n".join([*texts, *more])
+
+
+@pytest.fixture
+def batch_file(tmp_path: Path) -> Iterator[Any]:
+    def write(documents: list[dict[str, Any]]) -> Path:
+        path = tmp_path / "calls.jsonl"
+        path.write_text("".join(json.dumps(d) + "\n" for d in documents))
+        return path
+
+    yield write
