@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from preserve.capture import CaptureResult
 from preserve.doi.resolve import ResolvedDoi
@@ -55,6 +56,7 @@ __all__ = [
     "deploy",
     "functions",
     "invoke",
+    "invoke_batch",
     "logs",
     "publish",
     "pull",
@@ -273,6 +275,31 @@ def invoke(
         settings=_settings(settings),
         config=config,
         output_to=output_to,
+        target=target,
+        timeout=timeout,
+        progress=progress,
+    )
+
+
+def invoke_batch(
+    function: str,
+    calls: Sequence[Mapping[str, object]],
+    *,
+    target: str | None = None,
+    timeout: float | None = None,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> list[dict[str, Any]]:
+    """Run the deployed ``function`` once per parameters document of ``calls``
+    (``{"inputs": {NAME: URI}, "output_to": URI, "config": {...}}``), submitted
+    together: one job array on the ``slurm`` target. Returns the result documents in
+    order; a failed call does not raise: its result says ``failed``, why, and its crate."""
+    from preserve.functions.invoke import invoke_batch as _invoke_batch
+
+    return _invoke_batch(
+        function,
+        calls,
+        settings=_settings(settings),
         target=target,
         timeout=timeout,
         progress=progress,

@@ -148,6 +148,10 @@ def functions(settings: Settings) -> list[dict[str, Any]]:
 def logs(name: str, invocation: str | None = None, *, settings: Settings) -> str:
     """What the target kept of the function, or of one of its invocations."""
     deployment = find(settings, name)
-    if invocation is not None:  # the platform knows the call by its own id, if it gave one
-        invocation = records.platform_id(settings, invocation) or invocation
-    return open_target(deployment.target, settings).logs(deployment, invocation)
+    target = open_target(deployment.target, settings)
+    text = target.logs(deployment, invocation)
+    if invocation is not None and not text:  # the platform may know it by its own id
+        platform_id = records.platform_id(settings, invocation)
+        if platform_id and platform_id != invocation:
+            text = target.logs(deployment, platform_id)
+    return text

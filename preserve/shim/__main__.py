@@ -13,7 +13,10 @@ Environment: ``PORT`` (8080), ``PRESERVE_SHIM_HOST`` (every address),
 ``PRESERVE_SHIM_HOME`` (``/opt/preserve-shim``), ``PRESERVE_SHIM_ROOT``
 (``/preserve``), ``PRESERVE_TARGET``, ``PRESERVE_FUNCTION_IMAGE`` and
 ``PRESERVE_FUNCTION_IMAGE_ID`` (the function image, for the crate),
-``PRESERVE_DATA_TOKEN`` and ``PRESERVE_DATA_TOKEN_HOSTS`` (storage credentials).
+``PRESERVE_DATA_TOKEN`` and ``PRESERVE_DATA_TOKEN_HOSTS`` (storage credentials),
+``PRESERVE_SHIM_SECRET_FILES`` (``NAME=PATH,...``: secrets the platform mounted as
+files, read into the environment). ``run --calls FILE`` runs the calls of a JSON
+Lines file one after the other (a SLURM task's share of a job array).
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from typing import Any, Mapping
 
 from preserve.shim.documents import FAILED, Parameters, ShimError, Trigger, parameters, parse_json
+from preserve.shim.documents import invocation_id as new_id
 from preserve.shim.http import Client
 from preserve.shim.invoke import Context, call, load_spec
 
 HOME = "/opt/preserve-shim"
+MAX_SECRET = 64 << 10
 # What the shim needs from the interpreter's standard library (ssl: https inputs).
 NEEDED = (
     "ssl",
@@ -43,7 +47,24 @@ NEEDED = (
 )
 
 
+def secret_files(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with the secrets the platform mounted as files read in:
+    ``PRESERVE_SHIM_SECRET_FILES=NAME=PATH,...`` (OpenFaaS, Kubernetes secret volumes)."""
+    out = dict(environ)
+    for pair in environ.get("PRESERVE_SHIM_SECRET_FILES", "").split(","):
+        name, sep, path = pair.strip().partition("=")
+        if not sep or not name:
+            continue
+        try:
+            with open(path, "rb") as fh:
+                out[name] = fh.read(MAX_SECRET).decode("utf-8", "replace").strip()
+        except OSError as exc:
+            print(f"preserve-shim: secret {name} unreadable: {exc.strerror}", file=sys.stderr)
+    return out
+
+
 def context(environ: Mapping[str, str]) -> Context:
+    environ = secret_files(environ)
     home = environ.get("PRESERVE_SHIM_HOME", HOME)
     spec = load_spec(os.path.join(home, "function", "function.json"))
     image = environ.get("PRESERVE_FUNCTION_IMAGE", "")
@@ -82,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", metavar="FILE", help="JSON object of configuration overrides")
     run.add_argument("--parameters", metavar="FILE", help="the parameters document")
     run.add_argument("--invocation-id")
+    run.add_argument(
+        "--calls",
+        metavar="FILE",
+        help='many calls, one after the other: JSON Lines of {"invocation_id", "parameters"}; '
+        "one result document per line",
+    )
     args = parser.parse_args(argv)
     if args.mode == "probe":
         return probe()
@@ -96,19 +123,44 @@ def main(argv: list[str] | None = None) -> int:
 
         serve(ctx, environ.get("PRESERVE_SHIM_HOST", "0.0.0.0"), int(environ.get("PORT", "8080")))
         return 0
+    if args.mode == "run" and args.calls:
+        return run_calls(ctx, args.calls)
     try:
         if args.mode == "oscar":
             params, trigger = oscar(ctx, environ)
-            invocation_id = environ.get("JOB_UUID") or str(uuid.uuid4())
+            invocation_id = new_id(environ.get("JOB_UUID"))
         else:
             params, trigger = command_line(ctx, args)
-            invocation_id = args.invocation_id or environ.get("SLURM_JOB_ID") or str(uuid.uuid4())
+            invocation_id = new_id(args.invocation_id, environ.get("SLURM_JOB_ID"))
         result = call(ctx, params, invocation_id=invocation_id, trigger=trigger)
     except ShimError as exc:
         print(json.dumps({"status": FAILED, "error": exc.message, "hint": exc.hint}))
         return 1
     print(json.dumps(result))
     return 1 if result["status"] == FAILED else 0
+
+
+def run_calls(ctx: Context, path: str) -> int:
+    """Each call of a JSON Lines file in turn (a batch job's share of a job array): one
+    result document per line on stdout, as soon as the call ends; 1 if any failed."""
+    failed = False
+    with open(path, "rb") as fh:
+        lines = [line for line in fh.read(64 << 20).splitlines() if line.strip()]
+    for line in lines:
+        invocation_id = None
+        try:
+            entry = parse_json(line, "a line of " + path)
+            if not isinstance(entry, dict):
+                raise ShimError(f"a line of {path} is not a JSON object", status=400)
+            invocation_id = new_id(entry.get("invocation_id"))
+            params = parameters(entry.get("parameters"), ctx.spec)
+            result = call(ctx, params, invocation_id=invocation_id, trigger=Trigger("command-line"))
+        except ShimError as exc:
+            result = {"status": FAILED, "error": exc.message, "hint": exc.hint}
+            result["invocation_id"] = invocation_id
+        failed = failed or result["status"] == FAILED
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
 
 
 def oscar(ctx: Context, environ: Mapping[str, str]) -> tuple[Parameters, Trigger]:

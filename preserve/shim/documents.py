@@ -25,6 +25,8 @@ The result (what ``invoke`` prints and every protocol answers)::
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import quote, unquote, unquote_plus
@@ -35,6 +37,18 @@ COMPLETED, FAILED = "completed", "failed"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 # CloudEvents 1.0 context attributes a trigger record keeps.
 CE_ATTRIBUTES = ("id", "source", "type", "subject", "time", "specversion")
+
+
+# A platform's id of a call names the call's work folder: nothing else gets through.
+_SAFE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+def invocation_id(*given: object) -> str:
+    """The first id a platform gave that can name a folder, else a new UUID."""
+    for candidate in given:
+        if isinstance(candidate, str) and _SAFE_ID.match(candidate):
+            return candidate
+    return str(uuid.uuid4())
 
 
 class ShimError(Exception):

@@ -21,7 +21,6 @@ import json
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +32,9 @@ from preserve.shim.documents import (
     cloudevent,
     parameters,
     parse_json,
+)
+from preserve.shim.documents import (
+    invocation_id as new_id,
 )
 from preserve.shim.http import Client
 from preserve.shim.invoke import Context, call
@@ -67,7 +69,7 @@ class Function:
         if not isinstance(message, dict):
             raise bad_request("the /run message is not a JSON object")
         trigger = Trigger("openwhisk", {"id": str(message.get("activation_id") or "")})
-        invocation_id = str(message.get("activation_id") or uuid.uuid4())
+        invocation_id = new_id(message.get("activation_id"))
         status, result = self.call(
             message.get("value") or {}, trigger, invocation_id, _deadline(message)
         )
@@ -149,7 +151,8 @@ class Handler(BaseHTTPRequestHandler):
             data, trigger = parse_json(body, "the request body"), Trigger("http")
         if isinstance(data, dict) and "subscription" in data and trigger.kind == "http":
             trigger = Trigger("storage-event")
-        return self.function.call(data, trigger, str(uuid.uuid4()))
+        # OpenFaaS' gateway names each call (X-Call-Id); the caller may have chosen it.
+        return self.function.call(data, trigger, new_id(self.headers.get("X-Call-Id")))
 
 
 def serve(ctx: Context, host: str, port: int) -> None:

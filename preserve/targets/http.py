@@ -42,7 +42,7 @@ def session() -> requests.Session:
 class Answer:
     status: int
     headers: Mapping[str, str]
-    document: Any  # parsed JSON, or None for an empty body
+    document: Any  # parsed JSON (None for an empty body), or the text when JSON was not asked
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,10 @@ def call(
     retries: int = 3,
     deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    expect_json: bool = True,
 ) -> Answer:
-    """Send ``body`` as JSON; the answer for an ``ok`` status, else a TargetError."""
+    """Send ``body`` as JSON; the answer for an ``ok`` status, else a TargetError.
+    ``expect_json=False``: the answer's text, whatever it is (logs)."""
     expected = set(ok)
     attempt = 0
     while True:
@@ -101,7 +103,10 @@ def call(
         with resp:
             data = _read(resp, endpoint)
         if resp.status_code in expected:
-            return Answer(resp.status_code, dict(resp.headers), _json(data, endpoint, url))
+            document = (
+                _json(data, endpoint, url) if expect_json else data.decode("utf-8", "replace")
+            )
+            return Answer(resp.status_code, dict(resp.headers), document)
         wait = net.retry_after(resp.headers.get("Retry-After"))
         if resp.status_code in BUSY:
             late = deadline is not None and time.monotonic() + (wait or 1.0) > deadline

@@ -89,3 +89,24 @@ def memory_mib(spec: Mapping[str, Any]) -> int | None:
 def timeout_seconds(spec: Mapping[str, Any], default: float = 3600.0) -> float:
     """The recorded time limit of one call."""
     return float((spec.get("resources") or {}).get("timeout") or default)
+
+
+def secret_file_env(files: Mapping[str, str]) -> dict[str, str]:
+    """How the shim finds secrets the platform mounts as files (variable -> path)."""
+    if not files:
+        return {}
+    return {"PRESERVE_SHIM_SECRET_FILES": ",".join(f"{k}={v}" for k, v in sorted(files.items()))}
+
+
+def invocation_lines(text: str, invocation_id: str) -> str:
+    """The shim's log lines of one call: from its start line to the next call's."""
+    out: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if "preserve-shim: invocation " in line and line.rstrip().endswith(" started"):
+            if inside:
+                break
+            inside = f"invocation {invocation_id} started" in line
+        if inside:
+            out.append(line)
+    return "".join(f"{line}\n" for line in out)

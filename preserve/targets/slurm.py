@@ -1,24 +1,28 @@
 """The ``slurm`` target: a SLURM cluster through ``sbatch``; many calls are one job array.
 
 Deploy pushes the function image to the configured registry (pinned by digest)
-and checks that the cluster answers. Invoke writes each call's parameters into a
-batch folder under ``work_dir`` (a file system the compute nodes share), submits
-one job array whose task *i* runs the pinned image with the cluster's container
-runtime and the shim's command line (``run --parameters FILE``), and waits:
-each task writes the shim's result document into ``results/i.json``, and the
-tasks' states come from ``scontrol`` (accounting may be absent), so that a
-task SLURM ended without a result (cancelled, out of time, node failure) fails
-with its state and the tail of its log. A task is bounded by ``--time`` (the
-function's time limit); the shim bounds the command itself.
+and checks that the cluster answers. Invoke writes the calls into a batch folder
+under ``work_dir`` (a file system the compute nodes share), submits one job array
+whose task *t* runs the pinned image with the cluster's container runtime and the
+shim's command line (``run --calls calls/t.jsonl``: its share of the calls, one
+after the other in one container), and waits: each task writes one result
+document per call into ``results/t.json``, and the tasks' states come from
+``scontrol`` (accounting may be absent), so that a task SLURM ended without its
+results (cancelled, out of time, node failure) fails its calls with its state and
+the tail of its log. A task is bounded by ``--time`` (its calls' time limits); the
+shim bounds each command itself. ``calls_per_task`` (default ``auto``) spreads the
+calls over the CPUs the cluster has idle: every call its own task when there are
+enough, else several calls per task, so that small calls do not each pay for a
+task's and a container's start.
 
 The runtime is a command template (``[targets.slurm] runtime``, or ``command``
 for a site's own), rendered with shell-quoted values: ``{image}`` (pinned by
-digest), ``{network}``, ``{mounts}`` (``mounts`` and the batch folder, read-only
-but for ``mounts``), ``{env}`` (names only: values come from the job's
-environment), ``{parameters}``, ``{invocation_id}`` and ``{scratch}`` (a
-writable folder for ``/preserve``, for runtimes with read-only images).
-Storage credentials reach the tasks through the environment ``sbatch`` passes
-on; they never appear in the job script, the batch folder or the record.
+digest), ``{network}``, ``{mounts}`` (``mounts`` read-write and the batch folder
+read-only), ``{env}`` (names only: values come from the job's environment),
+``{calls}`` and ``{scratch}`` (a writable folder for ``/preserve``, for runtimes
+with read-only images). Storage credentials reach the tasks through the
+environment ``sbatch`` passes on; they never appear in the job script, the batch
+folder or the record.
 """
 
 from __future__ import annotations
@@ -50,7 +54,14 @@ from preserve.targets.base import (
     Outcome,
     TargetOptions,
 )
-from preserve.targets.remote import memory_mib, pinned, shim_env, shim_secrets, timeout_seconds
+from preserve.targets.remote import (
+    invocation_lines,
+    memory_mib,
+    pinned,
+    shim_env,
+    shim_secrets,
+    timeout_seconds,
+)
 
 NAME = "slurm"
 TERMINAL = frozenset(
@@ -58,11 +69,7 @@ TERMINAL = frozenset(
     | {"OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT"}
 )
 # Shell variables the job script sets for each task.
-PER_TASK = {
-    "parameters": '"$PRESERVE_CALL"',
-    "invocation_id": '"$PRESERVE_INVOCATION_ID"',
-    "scratch": '"$PRESERVE_SCRATCH"',
-}
+PER_TASK = {"calls": '"$PRESERVE_CALLS"', "scratch": '"$PRESERVE_SCRATCH"'}
 FIELDS = frozenset({"image", "network", "mounts", "env", *PER_TASK})
 LOG_TAIL = 2000
 
@@ -81,13 +88,13 @@ class Runtime:
 RUNTIMES = {
     "docker": Runtime(
         "docker run --rm --pull missing --network {network} {mounts} {env} {image} "
-        "run --parameters {parameters} --invocation-id {invocation_id}",
+        "run --calls {calls}",
         mount="--volume {path}:{path}:{mode}",
         env="--env {name}",
     ),
     "podman": Runtime(
         "podman run --rm --pull missing --network {network} {mounts} {env} {image} "
-        "run --parameters {parameters} --invocation-id {invocation_id}",
+        "run --calls {calls}",
         mount="--volume {path}:{path}:{mode}",
         env="--env {name}",
     ),
@@ -95,7 +102,7 @@ RUNTIMES = {
     # variables go in as APPTAINERENV_NAME, never on the command line.
     "apptainer": Runtime(
         "apptainer run --containall --no-home --bind {scratch}:/preserve {mounts} {image} "
-        "run --parameters {parameters} --invocation-id {invocation_id}",
+        "run --calls {calls}",
         mount="--bind {path}:{path}:{mode}",
         env=None,
         image="docker://{ref}",
@@ -124,6 +131,11 @@ class SlurmOptions(TargetOptions):
         description="shared folders the function may read and write (file:// data)",
     )
     network: str = Field("host", description="the container network of the tasks")
+    calls_per_task: int | Literal["auto"] = Field(
+        "auto",
+        description="calls one array task runs in one container (auto: spread over the idle "
+        "CPUs; every call its own task when there are enough)",
+    )
     max_running: int | None = Field(None, gt=0, description="tasks of one array running at once")
     poll_interval: float = Field(1.0, gt=0, description="seconds between looks at the job")
     wait_timeout: float | None = Field(
@@ -185,16 +197,34 @@ class SlurmTarget:
     def invoke_many(
         self, deployment: Deployment, calls: Sequence[Call], *, progress: Progress
     ) -> list[Outcome]:
-        batch = Batch.create(Path(deployment.endpoint_id), calls)
-        limit = max(c.timeout or timeout_seconds(deployment.spec) for c in calls)
+        per_task = self._per_task(deployment, len(calls))
+        batch = Batch.create(Path(deployment.endpoint_id), calls, per_task)
+        limit = max(c.timeout or timeout_seconds(deployment.spec) for c in calls) * per_task
         secrets = shim_secrets(self.settings, deployment.spec, self.environ)
         plain = {**shim_env(NAME, deployment.image_ref, None), **self._files_env()}
         command = self.render(deployment.image_ref, sorted({*plain, *secrets}))
         batch.script.write_text(self._script(deployment, batch, command, plain, secrets))
-        job = self._submit(deployment, batch, len(calls), limit, secrets)
-        progress.step(f"SLURM job array {job}: {len(calls)} calls of {deployment.function}")
-        self._wait(deployment, batch, job, len(calls), progress)
-        return [batch.outcome(i, c, job) for i, c in enumerate(calls)]
+        job = self._submit(deployment, batch, limit, secrets)
+        progress.step(
+            f"SLURM job array {job}: {len(calls)} calls of {deployment.function} "
+            f"in {len(batch.tasks)} tasks"
+        )
+        self._wait(deployment, batch, job, progress)
+        return batch.outcomes(calls, job)
+
+    def _per_task(self, deployment: Deployment, count: int) -> int:
+        """Calls per array task: as set, else spread over the CPUs the cluster has idle
+        (every call its own task when there are enough), so that small calls do not each
+        pay for a task's and a container's start."""
+        if self.opts.calls_per_task != "auto":
+            return self.opts.calls_per_task
+        out = self._slurm(deployment.function, "sinfo", "--noheader", "--format=%C")
+        cpus = 0
+        for line in out.split():  # allocated/idle/other/total
+            parts = line.split("/")
+            if len(parts) == 4 and parts[1].isdigit():
+                cpus += int(parts[1]) or int(parts[3])
+        return max(1, math.ceil(count / max(cpus, 1)))
 
     def status(self, deployment: Deployment) -> str:
         try:
@@ -204,18 +234,19 @@ class SlurmTarget:
         return "ready" if "up" in out.split() else "no partition up"
 
     def logs(self, deployment: Deployment, invocation_id: str | None = None) -> str:
-        """Each task's log; one call's by its id or its task (``JOB_TASK``)."""
+        """Each task's log; one call's part of it by its id, or a whole task (``JOB_TASK``)."""
         texts = []
-        for batch in sorted(Path(deployment.endpoint_id).glob("*/"), key=lambda p: p.name):
-            job_file = batch / "job-id"
-            job = job_file.read_text().strip() if job_file.is_file() else "?"
-            for ids in sorted(batch.glob("calls/*.id"), key=lambda p: int(p.stem)):
-                names = (ids.read_text().strip(), f"{job}_{ids.stem}")
-                if invocation_id is not None and invocation_id not in names:
-                    continue
-                log = batch / "logs" / f"{ids.stem}.log"
-                text = log.read_text(errors="replace") if log.is_file() else ""
-                texts.append(text if invocation_id else f"== {names[0]} (task {names[1]})\n{text}")
+        for folder in sorted(Path(deployment.endpoint_id).glob("*/"), key=lambda p: p.name):
+            batch = Batch.open(folder)
+            for task, ids in enumerate(batch.ids()):
+                log = batch.log(task)
+                platform_id = f"{batch.job}_{task}"
+                if invocation_id is None:
+                    texts.append(f"== task {platform_id}: {', '.join(ids)}\n{log}")
+                elif invocation_id == platform_id:
+                    texts.append(log)
+                elif invocation_id in ids:
+                    texts.append(invocation_lines(log, invocation_id))
         return "".join(texts)
 
     def undeploy(self, deployment: Deployment) -> None:
@@ -255,11 +286,11 @@ class SlurmTarget:
         """The job script: no secret in it (they are in the job's environment)."""
         lines = [
             "#!/bin/sh",
-            f"# preserve: function {deployment.function} ({deployment.name}), batch {batch.id}",
+            f"# preserve: function {deployment.function} ({deployment.name})",
+            f"# batch {batch.folder.name}: {batch.size} calls in {len(batch.tasks)} tasks",
             f"PRESERVE_BATCH={shlex.quote(str(batch.folder))}",
             "i=$SLURM_ARRAY_TASK_ID",
-            'PRESERVE_CALL="$PRESERVE_BATCH/calls/$i.json"',
-            'PRESERVE_INVOCATION_ID=$(cat "$PRESERVE_BATCH/calls/$i.id")',
+            'PRESERVE_CALLS="$PRESERVE_BATCH/calls/$i.jsonl"',
             'PRESERVE_SCRATCH="$PRESERVE_BATCH/scratch/$i"',
             'mkdir -p "$PRESERVE_SCRATCH"',
             *(f"export {k}={shlex.quote(v)}" for k, v in sorted(plain.items())),
@@ -282,11 +313,12 @@ class SlurmTarget:
         self,
         deployment: Deployment,
         batch: Batch,
-        count: int,
         limit: float,
         secrets: Mapping[str, str],
     ) -> str:
-        array = f"0-{count - 1}" + (f"%{self.opts.max_running}" if self.opts.max_running else "")
+        array = f"0-{len(batch.tasks) - 1}" + (
+            f"%{self.opts.max_running}" if self.opts.max_running else ""
+        )
         minutes = math.ceil(limit / 60) + 1  # the shim's own limit comes first
         out = self._slurm(
             deployment.function,
@@ -309,22 +341,22 @@ class SlurmTarget:
         (batch.folder / "job-id").write_text(job + "\n")
         return job
 
-    def _wait(
-        self, deployment: Deployment, batch: Batch, job: str, count: int, progress: Progress
-    ) -> None:
-        """Until every task has a result or ended without one (or the wait times out)."""
+    def _wait(self, deployment: Deployment, batch: Batch, job: str, progress: Progress) -> None:
+        """Until every task has written its results or ended without (or the wait ends)."""
         deadline = time.monotonic() + self.opts.wait_timeout if self.opts.wait_timeout else None
-        with progress.task(f"SLURM job {job}", total=count) as bar:
+        count = len(batch.tasks)
+        with progress.task(f"SLURM job {job}", total=batch.size) as bar:
             seen = 0
             while True:
-                done = batch.finished(count)
-                bar.advance(len(done) - seen)
-                seen = len(done)
+                calls = batch.answered()
+                bar.advance(calls - seen)
+                seen = calls
+                done = batch.finished()
                 if len(done) == count:
                     return
                 states = self._states(deployment, job)
                 if states is not None and all(
-                    states.get(i, "") in TERMINAL for i in range(count) if i not in done
+                    states.get(t, "") in TERMINAL for t in range(count) if t not in done
                 ):
                     time.sleep(min(self.opts.poll_interval, 2.0))  # a shared FS may lag
                     batch.ended(states)
@@ -422,60 +454,118 @@ def task_states(scontrol: str) -> dict[int, str]:
 
 @dataclass
 class Batch:
-    """One submission's folder: calls, results, logs."""
+    """One submission's folder: each task's calls (``calls/T.jsonl``), results (one
+    line per call, ``results/T.json`` once the task is done) and log (``logs/T.log``)."""
 
     folder: Path
-    id: str
+    tasks: list[list[int]]  # the calls' indices, per task
 
     @classmethod
-    def create(cls, function_dir: Path, calls: Sequence[Call]) -> Batch:
+    def create(cls, function_dir: Path, calls: Sequence[Call], per_task: int) -> Batch:
         batch_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         folder = function_dir / batch_id
         for sub in ("calls", "results", "logs", "scratch"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)  # parameters may name storage by signed URLs
-        for i, call in enumerate(calls):
-            (folder / "calls" / f"{i}.json").write_text(json.dumps(dict(call.parameters)))
-            (folder / "calls" / f"{i}.id").write_text(call.invocation_id + "\n")
-        return cls(folder, batch_id)
+        # Not listable by others (parameters may name storage by signed URLs), but
+        # readable by the image's own user, whoever that is.
+        for path in (function_dir, folder, folder / "calls"):
+            path.chmod(0o711)
+        tasks = [
+            list(range(i, min(i + per_task, len(calls)))) for i in range(0, len(calls), per_task)
+        ]
+        for t, indices in enumerate(tasks):
+            lines = [
+                json.dumps(
+                    {
+                        "invocation_id": calls[i].invocation_id,
+                        "parameters": dict(calls[i].parameters),
+                    }
+                )
+                for i in indices
+            ]
+            (folder / "calls" / f"{t}.jsonl").write_text("".join(f"{line}\n" for line in lines))
+        return cls(folder, tasks)
+
+    @classmethod
+    def open(cls, folder: Path) -> Batch:
+        count = len(list((folder / "calls").glob("*.jsonl")))
+        return cls(folder, [[] for _ in range(count)])
 
     @property
     def script(self) -> Path:
         return self.folder / "job.sh"
 
-    def finished(self, count: int) -> set[int]:
-        return {i for i in range(count) if (self.folder / "results" / f"{i}.json").exists()}
+    @property
+    def size(self) -> int:
+        return sum(len(t) for t in self.tasks)
+
+    @property
+    def job(self) -> str:
+        path = self.folder / "job-id"
+        return path.read_text().strip() if path.is_file() else "?"
+
+    def ids(self) -> list[list[str]]:
+        """The invocation ids of each task's calls."""
+        out = []
+        for t in range(len(self.tasks)):
+            lines = (self.folder / "calls" / f"{t}.jsonl").read_text().splitlines()
+            out.append([str(json.loads(line).get("invocation_id")) for line in lines if line])
+        return out
+
+    def finished(self) -> set[int]:
+        return {
+            t for t in range(len(self.tasks)) if (self.folder / "results" / f"{t}.json").exists()
+        }
+
+    def answered(self) -> int:
+        """Calls with a result so far (tasks write one line per call as it ends)."""
+        total = 0
+        for path in (self.folder / "results").glob("*.*"):
+            if path.suffix in (".json", ".part"):
+                total += path.read_bytes().count(b"\n")
+        return total
 
     def ended(self, states: Mapping[int, str], why: str | None = None) -> None:
-        """Note why tasks without a result have none."""
-        for i in range(len(list((self.folder / "calls").glob("*.id")))):
-            if not (self.folder / "results" / f"{i}.json").exists():
-                cause = why or f"SLURM ended the task {states.get(i) or 'without a trace'}"
-                (self.folder / "results" / f"{i}.lost").write_text(cause)
+        """Note why tasks without results have none."""
+        for t in range(len(self.tasks)):
+            if t not in self.finished():
+                cause = why or f"SLURM ended it {states.get(t) or 'without a trace'}"
+                (self.folder / "results" / f"{t}.lost").write_text(cause)
 
-    def outcome(self, index: int, call: Call, job: str) -> Outcome:
-        platform_id = f"{job}_{index}"
-        result = self.folder / "results" / f"{index}.json"
-        if result.is_file():
-            text = result.read_text(errors="replace").strip()
+    def outcomes(self, calls: Sequence[Call], job: str) -> list[Outcome]:
+        out: list[Outcome | None] = [None] * len(calls)
+        for t, indices in enumerate(self.tasks):
+            platform_id = f"{job}_{t}"
+            documents = self._results(t)
+            for k, i in enumerate(indices):
+                call = calls[i]
+                document = documents[k] if k < len(documents) else None
+                if isinstance(document, dict) and "status" in document:
+                    out[i] = Outcome(call.invocation_id, document, platform_id)
+                    continue
+                lost = self.folder / "results" / f"{t}.lost"
+                why = lost.read_text() if lost.is_file() else "the task printed no result document"
+                error = f"SLURM task {platform_id}: {why}{self.tail(t)}"
+                out[i] = Outcome(call.invocation_id, None, platform_id, error=error)
+        return [o for o in out if o is not None]
+
+    def _results(self, task: int) -> list[Any]:
+        path = self.folder / "results" / f"{task}.json"
+        if not path.is_file():
+            path = path.with_suffix(".part")
+        documents: list[Any] = []
+        lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+        for line in lines:
             try:
-                document = json.loads(text.splitlines()[-1]) if text else None
+                documents.append(json.loads(line))
             except ValueError:
-                document = None
-            if isinstance(document, dict) and "status" in document:
-                return Outcome(call.invocation_id, document, platform_id)
-            why = "the task printed no result document"
-        else:
-            lost = self.folder / "results" / f"{index}.lost"
-            why = lost.read_text() if lost.is_file() else "the task left no result"
-        return Outcome(
-            call.invocation_id,
-            None,
-            platform_id,
-            error=f"task {platform_id}: {why}{self.tail(index)}",
-        )
+                documents.append(None)
+        return documents
 
-    def tail(self, index: int) -> str:
-        log = self.folder / "logs" / f"{index}.log"
-        text = log.read_text(errors="replace").strip()[-LOG_TAIL:] if log.is_file() else ""
+    def log(self, task: int) -> str:
+        path = self.folder / "logs" / f"{task}.log"
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+    def tail(self, task: int) -> str:
+        text = self.log(task).strip()[-LOG_TAIL:]
         return f"; its log ends:\n{text}" if text else ""
