@@ -27,17 +27,6 @@ MAX_ANSWER = 8 << 20
 BUSY = frozenset((429, 503))
 
 
-def session() -> requests.Session:
-    """A session for a platform's endpoint: nothing read from ``.netrc`` behind the
-    user's back (credentials come from the target's settings), preserve's User-Agent."""
-    from preserve import __version__
-
-    out = requests.Session()
-    out.trust_env = False
-    out.headers["User-Agent"] = f"preserve/{__version__}"
-    return out
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int

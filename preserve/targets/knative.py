@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import Field
 
+from preserve import net
 from preserve.errors import ConfigError, TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
@@ -36,13 +37,13 @@ from preserve.targets.base import (
     FunctionImage,
     Outcome,
     TargetOptions,
+    shim_environment,
 )
 from preserve.targets.remote import (
     DATA_TOKEN,
     memory_mib,
     pinned,
     secret_file_env,
-    shim_env,
     timeout_seconds,
 )
 
@@ -76,7 +77,7 @@ class KnativeTarget:
         self.settings = settings
         self.folder = folder
         self.label = f"knative:{folder}"
-        self.session = http.session()
+        self.session = net.session(settings.network, error=TargetError)
 
     @classmethod
     def from_settings(
@@ -113,7 +114,7 @@ class KnativeTarget:
     def service(self, image: FunctionImage) -> dict[str, Any]:
         """The Knative Service: one container, the image by digest, HTTP on 8080."""
         ref = pinned(image, self.label)
-        env = dict(shim_env(self.label, ref, image.image_id))
+        env = dict(shim_environment(self.label, ref, image.image_id))
         container: dict[str, Any] = {
             "name": "function",
             "image": ref,

@@ -33,7 +33,8 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr
 
-from preserve.errors import ConfigError
+from preserve import net
+from preserve.errors import ConfigError, TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
 from preserve.targets import http
@@ -44,13 +45,13 @@ from preserve.targets.base import (
     FunctionImage,
     Outcome,
     TargetOptions,
+    shim_environment,
 )
 from preserve.targets.remote import (
     invocation_lines,
     memory_mib,
     pinned,
     secret_file_env,
-    shim_env,
     shim_secrets,
     timeout_seconds,
 )
@@ -97,10 +98,12 @@ class OpenFaasTarget:
         self.environ = environ
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.label = f"openfaas+{self.base}"
-        self.admin = http.session()
+        self.admin = net.session(settings.network, error=TargetError)
         if options.password is not None:
             self.admin.auth = (options.user, options.password.get_secret_value())
-        self.calls = http.session()  # /function/ is open on a gateway: no credentials sent
+        self.calls = net.session(
+            settings.network, error=TargetError
+        )  # /function/ is open on a gateway: no credentials sent
 
     @classmethod
     def from_settings(
@@ -127,7 +130,7 @@ class OpenFaasTarget:
         """The function's definition: the pinned image, its secrets by name."""
         ref = pinned(image, self.label)
         env = {
-            **shim_env(self.label, ref, image.image_id),
+            **shim_environment(self.label, ref, image.image_id),
             **secret_file_env({var: f"{SECRETS_DIR}/{name}" for var, name in secrets.items()}),
         }
         spec: dict[str, Any] = {

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr
 
+from preserve import net
 from preserve.errors import ConfigError, TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
@@ -41,8 +42,9 @@ from preserve.targets.base import (
     FunctionImage,
     Outcome,
     TargetOptions,
+    shim_environment,
 )
-from preserve.targets.remote import memory_mib, shim_env, shim_secrets, timeout_seconds
+from preserve.targets.remote import memory_mib, shim_secrets, timeout_seconds
 
 DIGEST_ANNOTATION = "preserve-image-digest"
 BLOCKING_WAIT_MS = 60000  # the longest blocking wait OpenWhisk grants
@@ -86,7 +88,7 @@ class OpenWhiskTarget:
         self.namespace = namespace or "_"
         self.base = f"{parts.scheme}://{parts.netloc}/api/v1/namespaces/{quote(self.namespace)}"
         self.label = f"openwhisk+{parts.scheme}://{parts.netloc}/{self.namespace}"
-        self.session = http.session()
+        self.session = net.session(settings.network, error=TargetError)
         auth = options.auth.get_secret_value() if options.auth else wsk_auth(environ)
         if auth:
             user, _, key = auth.partition(":")
@@ -105,7 +107,7 @@ class OpenWhiskTarget:
         if image.tag_reference is None or image.digest is None:
             raise endpoint.error("the function image was not pushed under a per-digest tag")
         secrets = shim_secrets(self.settings, image.spec, self.environ)
-        plain = shim_env(self.label, image.reference or image.tag_reference, image.image_id)
+        plain = shim_environment(self.label, image.reference or image.tag_reference, image.image_id)
         action = self.action(image, plain, secrets)
         progress.step(f"putting the OpenWhisk action {image.name} ({image.tag_reference})")
         url = f"{self.base}/actions/{quote(image.name)}?overwrite=true"

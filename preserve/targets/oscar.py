@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr
 
+from preserve import net
 from preserve.errors import ConfigError, TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
@@ -44,12 +45,12 @@ from preserve.targets.base import (
     FunctionImage,
     Outcome,
     TargetOptions,
+    shim_environment,
 )
 from preserve.targets.remote import (
     entrypoint,
     memory_mib,
     pinned,
-    shim_env,
     shim_secrets,
     timeout_seconds,
 )
@@ -91,12 +92,14 @@ class OscarTarget:
         self.environ = environ
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.label = f"oscar+{self.base}"
-        self.admin = http.session()
+        self.admin = net.session(settings.network, error=TargetError)
         if options.token is not None:
             self.admin.headers["Authorization"] = f"Bearer {options.token.get_secret_value()}"
         elif options.user and options.password is not None:
             self.admin.auth = (options.user, options.password.get_secret_value())
-        self.jobs = http.session()  # job calls carry the service's token, never the admin's
+        self.jobs = net.session(
+            settings.network, error=TargetError
+        )  # job calls carry the service's token, never the admin's
 
     @classmethod
     def from_settings(
@@ -130,7 +133,7 @@ class OscarTarget:
             "script": script,
             "log_level": "INFO",
             "environment": {
-                "variables": shim_env(self.label, ref, image.image_id),
+                "variables": shim_environment(self.label, ref, image.image_id),
                 "secrets": dict(secrets),
             },
             "labels": {"org.preserve.function.name": image.name},

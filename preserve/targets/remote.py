@@ -1,12 +1,12 @@
-"""What every target tells the function container: the shim's environment and secrets.
+"""What targets that run the function elsewhere share: its secrets, image, limits, logs.
 
 The shim reads its context from the environment (``preserve/shim/__main__.py``):
-the target's name and the function image, for the invocation crate; and the
-storage credentials (the data token, sent only to its hosts) and the variables
-the analysis declared withheld, which are secrets. Targets pass the first as
-plain configuration and the second through the platform's own secret channel
-(``/init``, OSCAR secrets, OpenWhisk init parameters, OpenFaaS secrets, the
-batch job's environment), and record only their names.
+where it runs (:func:`preserve.targets.base.shim_environment`, plain
+configuration), and the storage credentials (the data token, sent only to its
+hosts) and the variables the analysis declared withheld (:func:`shim_secrets`),
+which targets pass through the platform's own secret channel (``/init``, OSCAR
+secrets, OpenWhisk init parameters, OpenFaaS secrets, the batch job's
+environment) and record only by name.
 """
 
 from __future__ import annotations
@@ -20,15 +20,6 @@ from preserve.targets.base import FunctionImage
 
 SHIM = "/opt/preserve-shim/shim.pyz"
 DATA_TOKEN = "PRESERVE_DATA_TOKEN"
-
-
-def shim_env(target: str, image_ref: str, image_id: str | None) -> dict[str, str]:
-    """The shim's plain configuration: who runs it, in which image (for the crate)."""
-    return {
-        "PRESERVE_TARGET": target,
-        "PRESERVE_FUNCTION_IMAGE": image_ref,
-        "PRESERVE_FUNCTION_IMAGE_ID": image_id or "",
-    }
 
 
 def shim_secrets(

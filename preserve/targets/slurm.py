@@ -53,12 +53,12 @@ from preserve.targets.base import (
     FunctionImage,
     Outcome,
     TargetOptions,
+    shim_environment,
 )
 from preserve.targets.remote import (
     invocation_lines,
     memory_mib,
     pinned,
-    shim_env,
     shim_secrets,
     timeout_seconds,
 )
@@ -177,7 +177,7 @@ class SlurmTarget:
         progress.step("asking the SLURM cluster whether it answers")
         self._slurm(image.function, "sinfo", "--noheader", "--format=%P %a")
         secrets = shim_secrets(self.settings, image.spec, self.environ)
-        command = self.render(ref, sorted({*shim_env(NAME, ref, None), *secrets}))
+        command = self.render(ref, sorted({*shim_environment(NAME, ref, None), *secrets}))
         sent = {
             "runtime": self.opts.runtime,
             "command": command,
@@ -201,7 +201,7 @@ class SlurmTarget:
         batch = Batch.create(Path(deployment.endpoint_id), calls, per_task)
         limit = max(c.timeout or timeout_seconds(deployment.spec) for c in calls) * per_task
         secrets = shim_secrets(self.settings, deployment.spec, self.environ)
-        plain = {**shim_env(NAME, deployment.image_ref, None), **self._files_env()}
+        plain = shim_environment(NAME, deployment.image_ref, None, self.opts.mounts)
         command = self.render(deployment.image_ref, sorted({*plain, *secrets}))
         batch.script.write_text(self._script(deployment, batch, command, plain, secrets))
         job = self._submit(deployment, batch, limit, secrets)
@@ -271,9 +271,6 @@ class SlurmTarget:
             **PER_TASK,
         }
         return " ".join(self.template.format(**values).split())
-
-    def _files_env(self) -> dict[str, str]:
-        return {"PRESERVE_SHIM_FILES": os.pathsep.join(self.opts.mounts)}
 
     def _script(
         self,

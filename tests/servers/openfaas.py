@@ -26,16 +26,32 @@ and ``gateway/main.go``, ``gateway/handlers/{queue_proxy,callid_middleware}.go``
   function and, if ``X-Callback-Url`` was given, POSTs the result there with
   ``X-Call-Id``, ``X-Function-Name``, ``X-Function-Status`` and ``X-Duration-Seconds``.
   A malformed ``X-Callback-Url`` -> ``400``.
+* ``/system/secrets`` (spec ``Secret``): ``GET`` lists ``[{"name"}]`` (never values);
+  ``POST {"name","value"}`` -> ``201`` (a taken name ``409``, inferred from faas-netes);
+  ``PUT`` -> ``200`` (unknown ``404``); ``DELETE {"name"}`` -> ``200`` (unknown ``404``).
+  A function's ``secrets`` must exist (``400`` otherwise) and are mounted read-only at
+  ``/var/openfaas/secrets/NAME``, as faas-netes mounts them.
+* ``GET /system/logs?name=NAME[&tail=N]`` -> ``application/x-ndjson``, one ``{"name",
+  "namespace","instance","timestamp","text"}`` per line of the function's container log
+  (unknown function ``404``).
+
+Test switch: ``network="host"`` runs functions on this machine's network (so that they
+reach loopback test servers), each on a free port given as ``PORT`` (an OpenFaaS
+function's watchdog listens on 8080 of its own network).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,8 +96,11 @@ class Function:
 class OpenFaasServer:
     """Gateway on a loopback port; ``user``/``password`` guard ``/system``."""
 
-    def __init__(self, user: str = "admin") -> None:
+    def __init__(self, user: str = "admin", network: str | None = None) -> None:
         self.user = user
+        self.network = network
+        self.secrets: dict[str, str] = {}
+        self._secret_dir = Path(tempfile.mkdtemp(prefix="preserve-test-infra-openfaas-"))
         self.password = secrets.token_urlsafe(16)
         self.functions: dict[str, Function] = {}
         self.callbacks: list[dict[str, Any]] = []  # what the queue worker POSTed, for tests
@@ -99,6 +118,7 @@ class OpenFaasServer:
         self.http.close()
         for container in self._all:
             containers.remove(container)
+        shutil.rmtree(self._secret_dir, ignore_errors=True)
 
     def deploy(self, spec: dict[str, Any]) -> Function:
         containers.ensure_image(spec["image"])
@@ -110,17 +130,52 @@ class OpenFaasServer:
             "name": f"{containers.PREFIX}-faas-{spec['service']}-{uuid.uuid4().hex[:8]}",
             "environment": env,
             "labels": {"preserve-test-infra": "openfaas", **(spec.get("labels") or {})},
-            "ports": {"8080/tcp": ("127.0.0.1", None)},
+            "volumes": self._secret_volumes(spec.get("secrets") or []),
         }
+        port = 0
+        if self.network == "host":
+            port = containers.free_port()
+            run["network_mode"] = "host"
+            env["PORT"] = str(port)
+        else:
+            run["ports"] = {"8080/tcp": ("127.0.0.1", None)}
         memory = (spec.get("limits") or {}).get("memory")
         if memory:
             run["mem_limit"] = containers.memory_limit(memory)
         container = containers.client().containers.run(spec["image"], **run)
         self._all.append(container)
-        function = Function(spec, container, containers.host_port(container))
+        function = Function(spec, container, port or containers.host_port(container))
         max_inflight = env.get("max_inflight")
         function.max_inflight = int(max_inflight) if max_inflight else None
         return function
+
+    def _secret_volumes(self, names: list[str]) -> dict[str, dict[str, str]]:
+        volumes = {}
+        for name in names:
+            path = self._secret_dir / uuid.uuid4().hex
+            path.write_text(self.secrets[name])
+            path.chmod(0o444)
+            volumes[str(path)] = {"bind": f"/var/openfaas/secrets/{name}", "mode": "ro"}
+        return volumes
+
+    def logs(self, name: str, tail: int | None) -> list[dict[str, str]] | None:
+        function = self.functions.get(name)
+        if function is None:
+            return None
+        raw = function.container.logs(stdout=True, stderr=True, timestamps=True)
+        entries = []
+        for line in raw.decode("utf-8", "replace").splitlines()[-(tail or 0) :]:
+            stamp, _, text = line.partition(" ")
+            entries.append(
+                {
+                    "name": name,
+                    "namespace": "openfaas-fn",
+                    "instance": function.container.name,
+                    "timestamp": stamp,
+                    "text": text,
+                }
+            )
+        return entries
 
     def invoke(
         self, name: str, method: str, path: str, query: str, headers: dict[str, str], body: bytes
@@ -245,6 +300,14 @@ class _Gateway(Handler):
 
     def _system(self, rest: list[str]) -> None:
         owner = self.owner
+        if rest == ["secrets"]:
+            return self._secrets()
+        if rest == ["logs"] and self.command == "GET":
+            entries = owner.logs(self.param("name") or "", int(self.param("tail") or 0) or None)
+            if entries is None:
+                return self.reply(404, b"function not found\n")
+            body = "".join(json.dumps(e) + "\n" for e in entries).encode()
+            return self.reply(200, body, {"Content-Type": "application/x-ndjson"})
         if rest == ["functions"]:
             if self.command == "GET":
                 return self.reply_json(200, [f.status() for f in owner.functions.values()])
@@ -267,6 +330,9 @@ class _Gateway(Handler):
         if not isinstance(spec, dict) or not spec.get("service") or not spec.get("image"):
             return self.reply(400, b"service and image are required\n")
         name = str(spec["service"])
+        unknown = [s for s in spec.get("secrets") or [] if s not in self.owner.secrets]
+        if unknown:
+            return self.reply(400, f"unable to find secret: {unknown[0]}\n".encode())
         if not DNS_LABEL.match(name) or len(name) > 63:
             message = f"(Invalid service name {name}) must be a valid DNS entry\n"
             return self.reply(400, message.encode())
@@ -286,6 +352,31 @@ class _Gateway(Handler):
         if old is not None:
             containers.remove(old.container)
         self.reply(200 if update else 202, b"")
+
+    def _secrets(self) -> None:
+        owner = self.owner
+        if self.command == "GET":
+            return self.reply_json(200, [{"name": n} for n in sorted(owner.secrets)])
+        try:
+            request = self.json_body()
+        except ValueError:
+            return self.reply(400, b"Unable to unmarshal request\n")
+        name = request.get("name") if isinstance(request, dict) else None
+        if not isinstance(name, str) or not DNS_LABEL.match(name):
+            return self.reply(400, b"secret name is required and must be a DNS label\n")
+        with owner.lock:
+            known = name in owner.secrets
+            if self.command == "POST" and known:
+                return self.reply(409, f"secret {name} already exists\n".encode())
+            if self.command in ("PUT", "DELETE") and not known:
+                return self.reply(404, f"secret {name} not found\n".encode())
+            if self.command == "DELETE":
+                del owner.secrets[name]
+                return self.reply(200, b"")
+            if self.command not in ("POST", "PUT"):
+                return self.reply(405, b"")
+            owner.secrets[name] = str(request.get("value", ""))
+        self.reply(201 if self.command == "POST" else 200, b"")
 
     def _delete(self) -> None:
         try:

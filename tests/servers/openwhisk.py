@@ -24,7 +24,9 @@ Follows apache/openwhisk @1fae641 (``functions-and-events.md`` §3): ``docs/rest
   "env":{__OW_*}}}``, then ``/run`` with ``{"value", "namespace", "action_name",
   "action_version", "activation_id", "transaction_id", "deadline" (a string),
   "api_key"}`` (no ``api_key`` with annotation ``provide-api-key: false``); warm
-  containers are reused, runs never overlap in one container. Logs are read from the
+  containers are reused, runs never overlap in one container. Action parameters marked
+  ``"init": true`` go to ``/init`` in ``env`` instead of into each run's parameters
+  (inferred from ``ContainerProxy``'s init arguments, not from the docs). Logs are read from the
   container up to the end-of-activation markers as ``"<time> stdout: line"``.
   Answers: success ``200``; application error (non-200 with ``{"error"}``) and developer
   error (bad JSON, crash, time limit, failed init) ``502``, with the activation and the
@@ -36,7 +38,11 @@ Follows apache/openwhisk @1fae641 (``functions-and-events.md`` §3): ``docs/rest
   flight (count: N, allowed: M)." / "Too many requests in the last minute ...").
 
 Test switches: ``concurrency_limit``, ``minute_rate``, ``overloaded`` (``503`` "System is
-overloaded, try again later."). ``log`` records every request with its body.
+overloaded, try again later."; ``retry_after`` adds that header to 429 and 503),
+``network="host"`` (containers on this machine's network, so that they reach loopback
+test servers; each then listens on a free port given as ``PORT``, where OpenWhisk's
+own containers always listen on 8080 of their own network). ``log`` records every
+request with its body.
 """
 
 from __future__ import annotations
@@ -134,6 +140,7 @@ class OpenWhiskServer:
         self.concurrency_limit = 100
         self.minute_rate = 120
         self.overloaded = False
+        self.retry_after: int | None = None
         self.log: list[Recorded] = []
         self.errors: list[str] = []
         self.lock = threading.Lock()
@@ -329,13 +336,16 @@ class OpenWhiskServer:
             "mem_limit": f"{action.limits['memory']}m",
             "labels": {"preserve-test-infra": "openwhisk"},
         }
-        if self.network == "host":
+        port = 0
+        if self.network == "host":  # containers share this machine's ports: one each
+            port = containers.free_port()
             run["network_mode"] = "host"
+            run["environment"]["PORT"] = str(port)
         else:
             run["ports"] = {"8080/tcp": ("127.0.0.1", None)}
         container = engine.containers.run(action.image, **run)
         self._all.append(container)
-        port = 8080 if self.network == "host" else containers.host_port(container)
+        port = port or containers.host_port(container)
         warm = WarmContainer(container, port)
         warm.lock.acquire()
         warm.log_since = time.time() - 1
@@ -360,6 +370,7 @@ class OpenWhiskServer:
             "__OW_ACTIVATION_ID": activation_id,
             "__OW_DEADLINE": str(int((time.time() + timeout_s) * 1000)),
         }
+        env |= {p["key"]: p["value"] for p in action.parameters if p.get("init") is True}
         value = {"name": action.name, "binary": False, "main": "main", "env": env}
         if not containers.wait_for_port(warm.port, timeout_s):
             return _response("action developer error", {"error": _timed_out(action, init=True)})
@@ -614,11 +625,13 @@ class _Controller(Handler):
             return self._error(400, "The request content was malformed:\nnot JSON")
         if not isinstance(payload, dict):
             return self._error(400, "The request content was malformed:\nnot a JSON object")
-        params = {p["key"]: p["value"] for p in action.parameters} | payload
+        params = {p["key"]: p["value"] for p in action.parameters if not p.get("init")} | payload
         try:
             self.owner.admit(namespace)
         except WhiskError as exc:
-            return self._error(exc.status, str(exc))
+            asked = self.owner.retry_after
+            headers = {"Retry-After": str(asked)} if asked else None
+            return self._error(exc.status, str(exc), headers)
         blocking = (self.param("blocking") or "false").lower() == "true"
         wait = int(self.param("timeout") or 60000) / 1000 if blocking else 0
         done: dict[str, Any] = {}

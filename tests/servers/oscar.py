@@ -23,7 +23,8 @@ rules), ``pkg/handlers/{create,update,read,delete,job,logs}.go``, ``main.go`` (r
   (pulled first when it names a registry: ``imagePullPolicy: Always``), env ``EVENT`` =
   the request body, ``JOB_UUID`` (``NAME[:16 if len>=25]-UUID``, or
   ``X-Delegated-Job-ID``), ``OSCAR_SERVICE_NAME``, the service's variables and secrets,
-  command ``/bin/sh -c "echo $EVENT | /oscar/bin/supervisor"`` (unquoted ``$EVENT``:
+  command ``/bin/sh -c "echo $EVENT | /oscar/bin/supervisor"``, replacing the image's
+  entry point as a Kubernetes container's ``command`` does (unquoted ``$EVENT``:
   the shell splits and globs it, as in OSCAR), the script at
   ``/oscar/config/script.sh``, ``--memory``/``--cpus`` from the service, no retries
   (``backoffLimit: 0``). The supervisor is a stand-in
@@ -189,7 +190,9 @@ class OscarServer:
         try:
             container = containers.client().containers.create(
                 service["image"],
-                ["/bin/sh", "-c", "echo $EVENT | /oscar/bin/supervisor"],
+                # A Kubernetes container's command replaces the image's ENTRYPOINT.
+                ["-c", "echo $EVENT | /oscar/bin/supervisor"],
+                entrypoint=["/bin/sh"],
                 name=f"{containers.PREFIX}-oscar-{uuid.uuid4().hex[:12]}",
                 environment=env,
                 volumes=volumes,

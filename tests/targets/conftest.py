@@ -60,3 +60,9 @@ def batch_file(tmp_path: Path) -> Iterator[Any]:
         return path
 
     yield write
+
+
+def cli_args(document: dict[str, Any]) -> list[str]:
+    """``invoke`` options for a parameters document."""
+    inputs = [f"--input={k}={v}" for k, v in document["inputs"].items()]
+    return [*inputs, "--output-to", document["output_to"]]

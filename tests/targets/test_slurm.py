@@ -22,7 +22,7 @@ from preserve.targets.base import open_target
 from preserve.targets.slurm import SlurmOptions, SlurmTarget, check_template, task_states
 from tests.servers.dcache import DcacheServer
 from tests.servers.slurm import SlurmCluster
-from tests.targets.conftest import call, crate_action, home_settings
+from tests.targets.conftest import call, cli_args, crate_action, home_settings
 
 pytestmark = [pytest.mark.slurm, pytest.mark.docker, pytest.mark.slow]
 REF = "127.0.0.1:5000/preserve-functions/upper@sha256:" + "ab" * 32
@@ -144,13 +144,9 @@ def test_a_failing_call_and_a_task_slurm_ended_fail_naming_the_cause(
     assert "1 of 2 calls failed" in done.stderr
     # A runtime that cannot start the image: the task ends without a result document.
     monkeypatch.setenv("PRESERVE_TARGETS_SLURM_COMMAND", "false {image}")
-    lost = run_cli("invoke", on_slurm, "--json", *_cli(call(storage, folder, b"lost", "l")))
+    lost = run_cli("invoke", on_slurm, "--json", *cli_args(call(storage, folder, b"lost", "l")))
     assert lost.exit_code == 1
     assert "slurm: function" in lost.stderr and "printed no result document" in lost.stderr
-
-
-def _cli(document: dict[str, Any]) -> list[str]:
-    return ["--input", f"text={document['inputs']['text']}", "--output-to", document["output_to"]]
 
 
 def test_an_unreachable_cluster_is_named(
