@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import textwrap
 import time
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     args = parser.parse_args()
     n = args.calls
+    # Stopped early: still stop the daemons and the registry it started (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from tests.conftest import start_registry
     from tests.helpers import git_commit_all
