@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import Field
 
-from preserve import net
 from preserve.errors import ConfigError, TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
@@ -44,6 +43,7 @@ from preserve.targets.remote import (
     memory_mib,
     pinned,
     secret_file_env,
+    session,
     timeout_seconds,
 )
 
@@ -77,7 +77,7 @@ class KnativeTarget:
         self.settings = settings
         self.folder = folder
         self.label = f"knative:{folder}"
-        self.session = net.session(settings.network, error=TargetError)
+        self.session = session(settings)
 
     @classmethod
     def from_settings(

@@ -29,12 +29,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from preserve import net
-from preserve.errors import ConfigError, TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
 from preserve.targets import http
@@ -51,7 +49,9 @@ from preserve.targets.remote import (
     invocation_lines,
     memory_mib,
     pinned,
+    platform_url,
     secret_file_env,
+    session,
     shim_secrets,
     timeout_seconds,
 )
@@ -86,24 +86,16 @@ class OpenFaasTarget:
     def __init__(
         self, options: OpenFaasOptions, settings: Settings, address: str, environ: Mapping[str, str]
     ) -> None:
-        parts = urlsplit(address)
-        if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
-            raise ConfigError(
-                f"openfaas+{address} is not an OpenFaaS gateway",
-                hint="name it as openfaas+https://HOST[:PORT]; credentials go in "
-                "[targets.openfaas]",
-            )
+        parts = platform_url("openfaas", address, "https://HOST[:PORT]")
         self.opts = options
         self.settings = settings
         self.environ = environ
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.label = f"openfaas+{self.base}"
-        self.admin = net.session(settings.network, error=TargetError)
+        self.admin = session(settings)
         if options.password is not None:
             self.admin.auth = (options.user, options.password.get_secret_value())
-        self.calls = net.session(
-            settings.network, error=TargetError
-        )  # /function/ is open on a gateway: no credentials sent
+        self.calls = session(settings)  # /function/ is open on a gateway: no credentials
 
     @classmethod
     def from_settings(

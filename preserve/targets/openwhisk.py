@@ -26,12 +26,11 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from preserve import net
-from preserve.errors import ConfigError, TargetError
+from preserve.errors import ConfigError
 from preserve.progress import Progress
 from preserve.settings import Settings
 from preserve.targets import http
@@ -44,7 +43,13 @@ from preserve.targets.base import (
     TargetOptions,
     shim_environment,
 )
-from preserve.targets.remote import memory_mib, shim_secrets, timeout_seconds
+from preserve.targets.remote import (
+    memory_mib,
+    platform_url,
+    session,
+    shim_secrets,
+    timeout_seconds,
+)
 
 DIGEST_ANNOTATION = "preserve-image-digest"
 BLOCKING_WAIT_MS = 60000  # the longest blocking wait OpenWhisk grants
@@ -73,13 +78,8 @@ class OpenWhiskTarget:
         address: str,
         environ: Mapping[str, str],
     ) -> None:
-        parts = urlsplit(address)
+        parts = platform_url("openwhisk", address, "https://HOST[:PORT]/NAMESPACE")
         namespace = parts.path.strip("/")
-        if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
-            raise ConfigError(
-                f"openwhisk+{address} is not an OpenWhisk endpoint",
-                hint="name it as openwhisk+https://HOST[:PORT]/NAMESPACE",
-            )
         if "/" in namespace:
             raise ConfigError(f"openwhisk+{address}: a namespace has no '/'")
         self.opts = options
@@ -88,7 +88,7 @@ class OpenWhiskTarget:
         self.namespace = namespace or "_"
         self.base = f"{parts.scheme}://{parts.netloc}/api/v1/namespaces/{quote(self.namespace)}"
         self.label = f"openwhisk+{parts.scheme}://{parts.netloc}/{self.namespace}"
-        self.session = net.session(settings.network, error=TargetError)
+        self.session = session(settings)
         auth = options.auth.get_secret_value() if options.auth else wsk_auth(environ)
         if auth:
             user, _, key = auth.partition(":")
@@ -257,10 +257,3 @@ def wsk_auth(environ: Mapping[str, str]) -> str | None:
         if sep and key.strip() == "AUTH":
             return value.strip() or None
     return None
-
-
-def refuse_missing_auth(label: str, function: str) -> TargetError:
-    return TargetError(
-        f"{label}: function {function}: no OpenWhisk credentials",
-        hint="set [targets.openwhisk] auth (UUID:KEY), or AUTH in ~/.wskprops",
-    )

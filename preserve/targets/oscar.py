@@ -25,16 +25,16 @@ configure.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from preserve import net
-from preserve.errors import ConfigError, TargetError
+from preserve.errors import TargetError
 from preserve.progress import Progress
 from preserve.settings import Settings
 from preserve.targets import http
@@ -51,6 +51,8 @@ from preserve.targets.remote import (
     entrypoint,
     memory_mib,
     pinned,
+    platform_url,
+    session,
     shim_secrets,
     timeout_seconds,
 )
@@ -81,32 +83,23 @@ class OscarTarget:
     def __init__(
         self, options: OscarOptions, settings: Settings, address: str, environ: Mapping[str, str]
     ) -> None:
-        parts = urlsplit(address)
-        if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
-            raise ConfigError(
-                f"oscar+{address} is not an OSCAR endpoint",
-                hint="name it as oscar+https://HOST[:PORT]; credentials go in [targets.oscar]",
-            )
+        parts = platform_url("oscar", address, "https://HOST[:PORT]")
         self.opts = options
         self.settings = settings
         self.environ = environ
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.label = f"oscar+{self.base}"
-        self.admin = net.session(settings.network, error=TargetError)
+        self.admin = session(settings)
         if options.token is not None:
             self.admin.headers["Authorization"] = f"Bearer {options.token.get_secret_value()}"
         elif options.user and options.password is not None:
             self.admin.auth = (options.user, options.password.get_secret_value())
-        self.jobs = net.session(
-            settings.network, error=TargetError
-        )  # job calls carry the service's token, never the admin's
+        self.jobs = session(settings)  # job calls carry the service's token, not the admin's
 
     @classmethod
     def from_settings(
         cls, options: OscarOptions, settings: Settings, /, *, address: str = ""
     ) -> OscarTarget:
-        import os
-
         return cls(options, settings, address, os.environ)
 
     # -- the Protocol ------------------------------------------------------------------

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
-from preserve.errors import TargetError
+import requests
+
+from preserve import net
+from preserve.errors import ConfigError, TargetError
 from preserve.settings import Settings
 from preserve.targets.base import FunctionImage
 
@@ -34,12 +38,6 @@ def shim_secrets(
         if item.get("withheld") and item["name"] in environ:
             env[item["name"]] = environ[item["name"]]
     return env
-
-
-def secret_names(secrets: Mapping[str, str]) -> list[str]:
-    """What a record may say about the secrets: their names (the token's hosts are not
-    secret, but travel with it)."""
-    return sorted(secrets)
 
 
 def pinned(image: FunctionImage, target: str) -> str:
@@ -101,3 +99,19 @@ def invocation_lines(text: str, invocation_id: str) -> str:
         if inside:
             out.append(line)
     return "".join(f"{line}\n" for line in out)
+
+
+def platform_url(target: str, address: str, example: str) -> SplitResult:
+    """The platform's address (``http(s)://HOST[:PORT]...``), with no credential in it."""
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        raise ConfigError(
+            f"{target}+{address} is not the address of a {target} endpoint",
+            hint=f"name it as {target}+{example}; credentials go in [targets.{target}]",
+        )
+    return parts
+
+
+def session(settings: Settings) -> requests.Session:
+    """A session of the network stack for a platform's endpoint."""
+    return net.session(settings.network, error=TargetError)
