@@ -121,3 +121,18 @@ def test_credentials_as_the_wsk_cli_finds_them(tmp_path: Path) -> None:
     (tmp_path / "other").write_text("AUTH = v:w\n")
     assert wsk_auth({"HOME": str(tmp_path), "WSK_CONFIG_FILE": str(tmp_path / "other")}) == "v:w"
     assert wsk_auth({"HOME": str(tmp_path / "nowhere")}) is None
+
+
+def test_an_activation_that_outlives_the_blocking_wait_is_fetched(
+    on_whisk: str, whisk: OpenWhiskServer, storage: DcacheServer, folder: str, run_cli: Any
+) -> None:
+    """On OpenWhisk the action's limit bounds a run; ``--timeout 1`` only shortens the
+    blocking wait (to 6 s). The call sleeps 8 s: ``202``, then the activation record,
+    polled until it is there."""
+    document = call(storage, folder, b"sleep 8")
+    done = run_cli("invoke", on_whisk, *cli_args(document), "--timeout", "1", "--json")
+    posts = [r for r in whisk.log if r.method == "POST" and "/actions/" in r.path]
+    polls = [r for r in whisk.log if r.method == "GET" and "/activations/" in r.path]
+    assert len(posts) == 1 and "timeout=6000" in posts[0].path and polls
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"
