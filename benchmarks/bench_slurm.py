@@ -12,8 +12,13 @@ so none is answered from the record. Measured in the same run, the local loop
 first. The same 100 calls through the Python API in one process
 (``preserve.api.invoke`` in a loop) are reported beside, for reference.
 
-Run: ``.venv/bin/python benchmarks/bench_slurm.py [--calls N]`` (as root: it starts
-munged, slurmctld and slurmd of its own, and a registry).
+The array runs with the slurm target's default ``calls_per_task = "auto"``: on a
+node with fewer idle CPUs than calls, each task runs its share of the calls in one
+container. ``--one-per-task`` also times the array with every call its own task and
+container, for reference.
+
+Run: ``.venv/bin/python benchmarks/bench_slurm.py [--calls N] [--one-per-task]`` (as
+root: it starts munged, slurmctld and slurmd of its own, and a registry).
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ open(os.path.join(sys.argv[2], "digest.txt"), "w").write(hashlib.sha256(data).he
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument(
+        "--one-per-task",
+        action="store_true",
+        help="also time the array with every call its own task (calls_per_task = 1)",
+    )
     args = parser.parse_args()
     n = args.calls
     # Stopped early: still stop the daemons and the registry it started (finally below).
@@ -116,6 +126,15 @@ def main() -> None:
         start = time.perf_counter()
         results = _batch(env, base, "digest-slurm", slurm_calls)
         array = time.perf_counter() - start
+        single = None
+        if args.one_per_task:
+            one = {**env, "PRESERVE_TARGETS_SLURM_CALLS_PER_TASK": "1"}
+            single_calls = [call("single", i) for i in range(n)]
+            start = time.perf_counter()
+            assert all(
+                r["status"] == "completed" for r in _batch(one, base, "digest-slurm", single_calls)
+            )
+            single = time.perf_counter() - start
         load_end = os.getloadavg()
         assert [r["status"] for r in results] == ["completed"] * n, results
         crates = [p for p in storage.files if p.endswith("ro-crate-metadata.json")]
@@ -127,6 +146,11 @@ def main() -> None:
         print(f"sequential `preserve invoke --target local` x{n}: {local:7.1f} s")
         print(f"  (the same calls through preserve.api in one process: {api:7.1f} s)")
         print(f"one SLURM job array (`preserve invoke --batch`):  {array:7.1f} s")
+        if single is not None:
+            print(
+                f"  (the same, every call its own task and container: {single:7.1f} s, ratio "
+                f"{single / local:.2f} to the sequential CLI, {single / api:.2f} to the API loop)"
+            )
         ratio = array / local
         print(f"ratio array / sequential CLI: {ratio:.2f} (target <= 0.75)")
         print(f"ratio array / API loop:       {array / api:.2f}")

@@ -66,7 +66,8 @@ def invoke(
     if config:
         document["config"] = dict(config)
     params = _checked(deployment, [document])[0]
-    prepared = _prepare(deployment, params, settings, timeout, progress)
+    key = host_key(deployment.spec, params, settings)
+    prepared = _prepare(deployment, params, settings, timeout, progress, key)
     if isinstance(prepared, dict):
         return prepared
     progress.step(f"invoking {deployment.function} on {deployment.target}")
@@ -102,10 +103,19 @@ def invoke_batch(
 ) -> list[dict[str, Any]]:
     """Many calls of one function, submitted together (one job array on SLURM); their
     results in the order of ``documents``. A failed call does not stop the others: its
-    result says ``failed``, with its error and crate."""
+    result says ``failed``, with its error and crate. A call made before (or twice in
+    the batch) is answered by its key and does not run again."""
     deployment = resolve(what, target, settings, progress)
-    checked = _checked(deployment, documents)
-    prepared = [_prepare(deployment, p, settings, timeout, progress) for p in checked]
+    prepared: list[dict[str, Any] | _Pending] = []
+    first: dict[str, int] = {}  # key -> the call that runs it: a repeated call runs once
+    for params in _checked(deployment, documents):
+        key = host_key(deployment.spec, params, settings)
+        if key is not None and key in first:
+            prepared.append({"same_as": first[key]})
+            continue
+        prepared.append(_prepare(deployment, params, settings, timeout, progress, key))
+        if key is not None:
+            first[key] = len(prepared) - 1
     pending = [p for p in prepared if isinstance(p, _Pending)]
     outcomes: dict[str, Outcome] = {}
     if pending:
@@ -115,25 +125,23 @@ def invoke_batch(
                 deployment, [p.call for p in pending], progress=progress
             )
             outcomes = {o.invocation_id: o for o in ran}
-        except TargetError as exc:
+        except TargetError as exc:  # the whole submission failed: every call says why
             outcomes = {
                 p.call.invocation_id: Outcome(p.call.invocation_id, None, error=exc.message)
                 for p in pending
             }
-    return [
-        p
-        if isinstance(p, dict)
-        else _finish(
-            settings,
-            deployment,
-            p,
-            outcomes.get(
-                p.call.invocation_id,
-                Outcome(p.call.invocation_id, None, error="the target gave no outcome"),
-            ),
-        )
-        for p in prepared
-    ]
+    results: list[dict[str, Any]] = []
+    for p in prepared:
+        if isinstance(p, _Pending):
+            lost = Outcome(p.call.invocation_id, None, error="the target gave no outcome")
+            results.append(
+                _finish(settings, deployment, p, outcomes.get(p.call.invocation_id, lost))
+            )
+        elif "same_as" in p:
+            results.append({**results[p["same_as"]], "cached": True})
+        else:
+            results.append(p)
+    return results
 
 
 @dataclass(frozen=True)
@@ -164,9 +172,9 @@ def _prepare(
     settings: Settings,
     timeout: float | None,
     progress: Progress,
+    key: str | None,
 ) -> dict[str, Any] | _Pending:
     """The recorded result of a completed call with the same key, else the call to send."""
-    key = host_key(deployment.spec, params, settings)
     if key is not None:
         done = records.completed(settings, key)
         if done is not None:

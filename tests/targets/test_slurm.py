@@ -213,3 +213,14 @@ def test_array_states_from_scontrol_with_pending_ranges() -> None:
     assert task_states(out) == {0: "COMPLETED", 2: "RUNNING", 3: "PENDING", 4: "PENDING"} | {
         5: "PENDING"
     }
+
+
+def test_a_call_repeated_in_a_batch_runs_once(
+    on_slurm: str, storage: DcacheServer, folder: str, run_cli: Any, batch_file: Any
+) -> None:
+    document = call(storage, folder, b"twice")
+    done = run_cli("invoke", on_slurm, "--batch", str(batch_file([document, document])), "--json")
+    assert done.exit_code == 0, done.stderr
+    first, second = json.loads(done.stdout)
+    assert first["cached"] is False and second["cached"] is True
+    assert second["key"] == first["key"] and second["invocation_id"] == first["invocation_id"]
