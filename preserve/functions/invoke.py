@@ -185,11 +185,17 @@ def _prepare(
     return _Pending(Call(invocation_id, params.to_json(), timeout), key)
 
 
-def _never_ran(settings: Settings, deployment: Deployment, pending: _Pending, error: str) -> Path:
+def _never_ran(
+    settings: Settings,
+    deployment: Deployment,
+    pending: _Pending,
+    error: str,
+    platform_id: str | None = None,
+) -> Path:
     """A call the platform failed before the shim answered: its crate, here."""
     invocation_id = pending.call.invocation_id
     path = failed_crate(settings, deployment, invocation_id, pending.key, error)
-    records.end_invocation(settings, invocation_id, FAILED, None, error)
+    records.end_invocation(settings, invocation_id, FAILED, None, error, platform_id)
     return path
 
 
@@ -200,7 +206,7 @@ def _finish(
     invocation_id = pending.call.invocation_id
     if outcome.result is None:
         error = outcome.error or "the function gave no result"
-        path = _never_ran(settings, deployment, pending, error)
+        path = _never_ran(settings, deployment, pending, error, outcome.platform_id)
         return result_document(
             status=FAILED,
             key=pending.key,

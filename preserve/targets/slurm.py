@@ -85,15 +85,17 @@ class Runtime:
     env_prefix: str = ""
 
 
+# ``--init``: the shim is not the container's PID 1, so the SIGTERM of ``scancel``
+# (passed on by the runtime's client) stops it and its command instead of being ignored.
 RUNTIMES = {
     "docker": Runtime(
-        "docker run --rm --pull missing --network {network} {mounts} {env} {image} "
+        "docker run --rm --init --pull missing --network {network} {mounts} {env} {image} "
         "run --calls {calls}",
         mount="--volume {path}:{path}:{mode}",
         env="--env {name}",
     ),
     "podman": Runtime(
-        "podman run --rm --pull missing --network {network} {mounts} {env} {image} "
+        "podman run --rm --init --pull missing --network {network} {mounts} {env} {image} "
         "run --calls {calls}",
         mount="--volume {path}:{path}:{mode}",
         env="--env {name}",
@@ -189,10 +191,7 @@ class SlurmTarget:
         return Deployed(endpoint_id=str(self.work_dir / image.name), image_ref=ref, sent=sent)
 
     def invoke(self, deployment: Deployment, call: Call, *, progress: Progress) -> Outcome:
-        outcome = self.invoke_many(deployment, [call], progress=progress)[0]
-        if outcome.result is None:
-            raise TargetError(f"{NAME}: function {deployment.function}: {outcome.error}")
-        return outcome
+        return self.invoke_many(deployment, [call], progress=progress)[0]
 
     def invoke_many(
         self, deployment: Deployment, calls: Sequence[Call], *, progress: Progress

@@ -36,7 +36,12 @@ rules), ``pkg/handlers/{create,update,read,delete,job,logs}.go``, ``main.go`` (r
   "finish_time"}}}`` (status ``Pending``, ``Running``, ``Succeeded``, ``Failed``);
   ``GET /system/logs/NAME/JOB`` -> the job's log as text; ``DELETE`` on either -> ``204``.
 
-Test switches: ``script_failure_fails_job`` (not OSCAR's behaviour), ``network``.
+A job name already taken (``X-Delegated-Job-ID``) is refused as Kubernetes refuses it:
+``500`` "Error creating job: jobs.batch "NAME" already exists" (inferred).
+
+Test switches: ``script_failure_fails_job`` (not OSCAR's behaviour), ``network``,
+``job_answers`` (``[(status, created)]``: the next ``POST /job`` calls are answered
+``status`` with ``Retry-After: 1``, the job created or not, as a busy ingress would).
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class OscarServer:
         self.jobs: dict[str, dict[str, Job]] = {}  # service -> job name -> job
         self.network = network
         self.script_failure_fails_job = False
+        self.job_answers: list[tuple[int, bool]] = []
         self.log: list[Recorded] = []
         self.errors: list[str] = []
         self.lock = threading.Lock()
@@ -373,5 +379,14 @@ class _Api(Handler):
         )
         if not authorised:
             return self.reply(401, b"")
-        self.owner.start_job(service, self.body(), self.headers.get("X-Delegated-Job-ID"))
+        job_name = self.headers.get("X-Delegated-Job-ID")
+        if job_name and job_name in self.owner.jobs.get(name, {}):
+            message = f'Error creating job: jobs.batch "{job_name}" already exists'
+            return self.reply_text(500, message)
+        if self.owner.job_answers:
+            status, created = self.owner.job_answers.pop(0)
+            if created:
+                self.owner.start_job(service, self.body(), job_name)
+            return self.reply_text(status, "busy", {"Retry-After": "1"})
+        self.owner.start_job(service, self.body(), job_name)
         self.reply(201)

@@ -115,3 +115,24 @@ def test_refusals_are_named(
     assert "refused the credentials" in refused.stderr and "HTTP 401" in refused.stderr
     assert "wrong" not in refused.stderr
     assert not [r for r in oscar.log if r.path.startswith("/job/")]
+
+
+@pytest.mark.parametrize("created", [False, True])
+def test_a_busy_answer_never_runs_a_call_twice(
+    created: bool,
+    on_oscar: str,
+    oscar: OscarServer,
+    storage: DcacheServer,
+    folder: str,
+    run_cli: Any,
+) -> None:
+    """503 with Retry-After: sent again only when the job list shows no job was made;
+    when the job was made after all (a gateway failing after it), it is waited for."""
+    oscar.job_answers = [(503, created)]
+    done = run_cli("invoke", on_oscar, *cli_args(call(storage, folder, b"once")), "--json")
+    assert done.exit_code == 0, done.stderr
+    result = json.loads(done.stdout)
+    posts = [r for r in oscar.log if r.method == "POST" and r.path == f"/job/{on_oscar}"]
+    assert len(posts) == (1 if created else 2)
+    assert list(oscar.jobs[on_oscar]) == [result["invocation_id"]]  # one job, one run
+    assert storage.files[f"{folder}/out/outputs/upper.txt"].data == b"ONCE" * 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from preserve.functions.deploy import deploy, find, undeploy
 from preserve.settings import Settings
 from preserve.targets.base import open_target
 from preserve.targets.slurm import SlurmOptions, SlurmTarget, check_template, task_states
+from tests.servers import containers
 from tests.servers.dcache import DcacheServer
 from tests.servers.slurm import SlurmCluster
 from tests.targets.conftest import call, cli_args, crate_action, home_settings
@@ -170,9 +172,9 @@ def _target(**options: Any) -> SlurmTarget:
 
 def test_podman_and_apptainer_templates_render_to_their_command_lines() -> None:
     podman = shlex.split(_target(runtime="podman", mounts=["/gpfs/p21"]).render(REF, ["A"]))
-    assert podman[:4] == ["podman", "run", "--rm", "--pull"]
-    assert podman[5:9] == ["--network", "host", "--volume", "/gpfs/p21:/gpfs/p21:rw"]
-    assert podman[9:14] == ["--volume", "$PRESERVE_BATCH:$PRESERVE_BATCH:ro", "--env", "A", REF]
+    assert podman[:6] == ["podman", "run", "--rm", "--init", "--pull", "missing"]
+    assert podman[6:10] == ["--network", "host", "--volume", "/gpfs/p21:/gpfs/p21:rw"]
+    assert podman[10:15] == ["--volume", "$PRESERVE_BATCH:$PRESERVE_BATCH:ro", "--env", "A", REF]
     apptainer = shlex.split(_target(runtime="apptainer", mounts=["/a b"]).render(REF, ["A"]))
     assert apptainer[:5] == ["apptainer", "run", "--containall", "--no-home", "--bind"]
     assert apptainer[5] == "$PRESERVE_SCRATCH:/preserve"
@@ -224,3 +226,32 @@ def test_a_call_repeated_in_a_batch_runs_once(
     first, second = json.loads(done.stdout)
     assert first["cached"] is False and second["cached"] is True
     assert second["key"] == first["key"] and second["invocation_id"] == first["invocation_id"]
+
+
+def test_a_job_that_outlives_the_wait_is_cancelled_and_its_calls_fail(
+    on_slurm: str,
+    storage: DcacheServer,
+    folder: str,
+    run_cli: Any,
+    cluster: SlurmCluster,
+    isolated_dirs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """scancel ends the task and its container (the shim is not PID 1: ``--init``)."""
+    monkeypatch.setenv("PRESERVE_TARGETS_SLURM_WAIT_TIMEOUT", "3")
+    slow = run_cli("invoke", on_slurm, *cli_args(call(storage, folder, b"sleep 60")), "--json")
+    assert slow.exit_code == 1
+    assert "slurm: function" in slow.stderr and "did not finish within 3 s" in slow.stderr
+    result = json.loads(slow.stdout)
+    assert result["status"] == "failed" and Path(result["crate"]).is_dir()
+    settings = home_settings(isolated_dirs)
+    task = records.platform_id(settings, result["invocation_id"])
+    assert task is not None
+    state = cluster.run("scontrol", "--oneliner", "show", "job", task.split("_")[0]).stdout
+    assert "JobState=CANCELLED" in state
+    image = find(settings, on_slurm).image_ref
+    deadline = time.monotonic() + 30  # SIGTERM, passed on by the docker client
+    while containers.client().containers.list(filters={"ancestor": image}):
+        assert time.monotonic() < deadline, "the cancelled task's container still runs"
+        time.sleep(0.5)
+    assert f"{folder}/out/outputs/upper.txt" not in storage.files
