@@ -30,6 +30,7 @@ import signal
 import sys
 import textwrap
 import time
+from typing import Any
 
 from _common import ROOT, isolated_env, preserve, workdir
 
@@ -110,7 +111,7 @@ def main() -> None:
         # Warm both sides once (the local container's first call; the nodes' image pull).
         warm = [call("warm-local", 0), call("warm-slurm", 0)]
         _invoke(env, "digest-local", warm[0])
-        _batch(env, base, "digest-slurm", [warm[1]])
+        _batch(env, "digest-slurm", [warm[1]])
 
         load = os.getloadavg()
         local_calls = [call("local", i) for i in range(n)]
@@ -124,7 +125,7 @@ def main() -> None:
 
         slurm_calls = [call("slurm", i) for i in range(n)]
         start = time.perf_counter()
-        results = _batch(env, base, "digest-slurm", slurm_calls)
+        results = _batch(env, "digest-slurm", slurm_calls)
         array = time.perf_counter() - start
         single = None
         if args.one_per_task:
@@ -132,7 +133,7 @@ def main() -> None:
             single_calls = [call("single", i) for i in range(n)]
             start = time.perf_counter()
             assert all(
-                r["status"] == "completed" for r in _batch(one, base, "digest-slurm", single_calls)
+                r["status"] == "completed" for r in _batch(one, "digest-slurm", single_calls)
             )
             single = time.perf_counter() - start
         load_end = os.getloadavg()
@@ -155,9 +156,10 @@ def main() -> None:
         print(f"ratio array / sequential CLI: {ratio:.2f} (target <= 0.75)")
         print(f"ratio array / API loop:       {array / api:.2f}")
         print("PASS" if ratio <= 0.75 else "FAIL")
-        preserve("undeploy", "digest-local", env=env)
-        preserve("undeploy", "digest-slurm", env=env)
     finally:
+        # Also after a failure: the local function's container is on the shared engine.
+        for name in ("digest-local", "digest-slurm"):
+            preserve("undeploy", name, env=env, check=False)
         storage.close()
         cluster.stop()
         registry.process.terminate()
@@ -182,12 +184,15 @@ def _invoke(env: dict[str, str], name: str, document: dict[str, object]) -> None
     assert json.loads(done.stdout)["status"] == "completed", done.stdout
 
 
-def _batch(env: dict[str, str], base: object, name: str, documents: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+def _batch(
+    env: dict[str, str], name: str, documents: list[dict[str, object]]
+) -> list[dict[str, Any]]:
     path = workdir("bench-slurm-batch-") / "calls.jsonl"
     path.write_text("".join(json.dumps(d) + "\n" for d in documents))
     done = preserve("invoke", name, "--batch", str(path), "--json", env=env, check=False)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results
 
 
 def _api_loop(env: dict[str, str], name: str, documents: list[dict[str, object]]) -> float:
