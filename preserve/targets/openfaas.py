@@ -23,7 +23,6 @@ Credentials: ``[targets.openfaas] user`` (``admin``) and ``password``
 from __future__ import annotations
 
 import json
-import os
 import queue
 import threading
 from collections.abc import Mapping, Sequence
@@ -46,10 +45,10 @@ from preserve.targets.base import (
     shim_environment,
 )
 from preserve.targets.remote import (
+    Platform,
     invocation_lines,
     memory_mib,
     pinned,
-    platform_url,
     secret_file_env,
     session,
     shim_secrets,
@@ -78,7 +77,7 @@ class OpenFaasOptions(TargetOptions):
     )
 
 
-class OpenFaasTarget:
+class OpenFaasTarget(Platform[OpenFaasOptions]):
     name: ClassVar[str] = "openfaas"
     needs_registry: ClassVar[bool] = True
     options: ClassVar[type[TargetOptions]] = OpenFaasOptions
@@ -86,22 +85,10 @@ class OpenFaasTarget:
     def __init__(
         self, options: OpenFaasOptions, settings: Settings, address: str, environ: Mapping[str, str]
     ) -> None:
-        parts = platform_url("openfaas", address, "https://HOST[:PORT]")
-        self.opts = options
-        self.settings = settings
-        self.environ = environ
-        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self.label = f"openfaas+{self.base}"
-        self.admin = session(settings)
+        super().__init__(options, settings, address, environ)
         if options.password is not None:
             self.admin.auth = (options.user, options.password.get_secret_value())
         self.calls = session(settings)  # /function/ is open on a gateway: no credentials
-
-    @classmethod
-    def from_settings(
-        cls, options: OpenFaasOptions, settings: Settings, /, *, address: str = ""
-    ) -> OpenFaasTarget:
-        return cls(options, settings, address, os.environ)
 
     # -- the Protocol ------------------------------------------------------------------
 

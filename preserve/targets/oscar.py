@@ -25,7 +25,6 @@ configure.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import time
 from collections.abc import Mapping, Sequence
@@ -48,10 +47,10 @@ from preserve.targets.base import (
     shim_environment,
 )
 from preserve.targets.remote import (
+    Platform,
     entrypoint,
     memory_mib,
     pinned,
-    platform_url,
     session,
     shim_secrets,
     timeout_seconds,
@@ -75,7 +74,7 @@ class OscarOptions(TargetOptions):
     )
 
 
-class OscarTarget:
+class OscarTarget(Platform[OscarOptions]):
     name: ClassVar[str] = "oscar"
     needs_registry: ClassVar[bool] = True
     options: ClassVar[type[TargetOptions]] = OscarOptions
@@ -83,24 +82,12 @@ class OscarTarget:
     def __init__(
         self, options: OscarOptions, settings: Settings, address: str, environ: Mapping[str, str]
     ) -> None:
-        parts = platform_url("oscar", address, "https://HOST[:PORT]")
-        self.opts = options
-        self.settings = settings
-        self.environ = environ
-        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self.label = f"oscar+{self.base}"
-        self.admin = session(settings)
+        super().__init__(options, settings, address, environ)
         if options.token is not None:
             self.admin.headers["Authorization"] = f"Bearer {options.token.get_secret_value()}"
         elif options.user and options.password is not None:
             self.admin.auth = (options.user, options.password.get_secret_value())
         self.jobs = session(settings)  # job calls carry the service's token, not the admin's
-
-    @classmethod
-    def from_settings(
-        cls, options: OscarOptions, settings: Settings, /, *, address: str = ""
-    ) -> OscarTarget:
-        return cls(options, settings, address, os.environ)
 
     # -- the Protocol ------------------------------------------------------------------
 

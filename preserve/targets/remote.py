@@ -11,8 +11,9 @@ environment) and record only by name.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 import requests
@@ -20,8 +21,9 @@ import requests
 from preserve import net
 from preserve.errors import ConfigError, TargetError
 from preserve.settings import Settings
-from preserve.targets.base import FunctionImage
+from preserve.targets.base import FunctionImage, TargetOptions
 
+OptionsT = TypeVar("OptionsT", bound=TargetOptions)
 SHIM = "/opt/preserve-shim/shim.pyz"
 DATA_TOKEN = "PRESERVE_DATA_TOKEN"
 
@@ -115,3 +117,25 @@ def platform_url(target: str, address: str, example: str) -> SplitResult:
 def session(settings: Settings) -> requests.Session:
     """A session of the network stack for a platform's endpoint."""
     return net.session(settings.network, error=TargetError)
+
+
+class Platform(Generic[OptionsT]):
+    """What the targets of an HTTP platform at ``KIND+https://HOST[:PORT]`` share: their
+    table, the platform's address and name in messages, and an admin session."""
+
+    name: ClassVar[str]
+
+    def __init__(
+        self, options: OptionsT, settings: Settings, address: str, environ: Mapping[str, str]
+    ) -> None:
+        parts = platform_url(self.name, address, "https://HOST[:PORT]")
+        self.opts = options
+        self.settings = settings
+        self.environ = environ
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self.label = f"{self.name}+{self.base}"
+        self.admin = session(settings)
+
+    @classmethod
+    def from_settings(cls, options: OptionsT, settings: Settings, /, *, address: str = "") -> Self:
+        return cls(options, settings, address, os.environ)
