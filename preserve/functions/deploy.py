@@ -14,7 +14,7 @@ from typing import Any
 from preserve.errors import ConfigError, PreserveError
 from preserve.functions import records
 from preserve.functions.definition import EventBinding, define
-from preserve.functions.image import build
+from preserve.functions.image import build, forget_pushed
 from preserve.oci.refs import OciRef
 from preserve.oci.stores import open_store
 from preserve.progress import QUIET, Progress
@@ -68,9 +68,16 @@ def deploy(
             hint="undeploy it first (preserve undeploy NAME), or choose another --name",
         )
     image = build(definition, settings, progress)
-    if target.needs_registry:
-        image = push_function_image(image, settings, progress)
-    deployed = target.deploy(image, progress=progress)
+    if not target.needs_registry:
+        deployed = target.deploy(image, progress=progress)
+    else:
+        try:
+            image = push_function_image(image, settings, progress)
+            deployed = target.deploy(image, progress=progress)
+        except BaseException:
+            if existing is None:  # a redeploy's image may still be the running one's
+                forget_pushed(image.image_id, image.name, pushed_repository(settings, image.name))
+            raise
     deployment = Deployment(
         name=spec["name"],
         function=spec["function"],
@@ -98,7 +105,7 @@ def push_function_image(
             "and no registry is configured",
             hint="set registry in the config file (or PRESERVE_REGISTRY)",
         )
-    repository = f"{settings.registry.rstrip('/')}/preserve-functions/{image.name}"
+    repository = pushed_repository(settings, image.name)
     tag = (image.local_tag or "x:latest").rsplit(":", 1)[1]
     ref = OciRef.parse(f"{repository}:{tag}")
     store = open_store(settings, ref)
@@ -109,6 +116,10 @@ def push_function_image(
     return replace(
         image, reference=str(pinned.pinned()), digest=pinned.digest, tag_reference=str(per_digest)
     )
+
+
+def pushed_repository(settings: Settings, name: str) -> str:
+    return f"{(settings.registry or '').rstrip('/')}/preserve-functions/{name}"
 
 
 def find(settings: Settings, name: str) -> Deployment:
@@ -125,7 +136,11 @@ def find(settings: Settings, name: str) -> Deployment:
 def undeploy(name: str, *, settings: Settings) -> Deployment:
     """Remove the function from its target, then its record."""
     deployment = find(settings, name)
-    open_target(deployment.target, settings).undeploy(deployment)
+    target = open_target(deployment.target, settings)
+    target.undeploy(deployment)
+    if target.needs_registry:  # the platform had it from the registry: no copy stays here
+        repository = deployment.image_ref.split("@", 1)[0]
+        forget_pushed(deployment.function_image_id, deployment.name, repository)
     records.remove_deployment(settings, name)
     return deployment
 

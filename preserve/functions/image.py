@@ -269,3 +269,30 @@ def _self_check(image_id: str, python: str, label: str) -> None:
         )
     except (ContainerError, APIError) as exc:
         raise _unusable(label, f"the shim does not start with {python}: {_why(exc)}") from exc
+
+
+def forget_pushed(image_id: str | None, name: str, repository: str) -> None:
+    """The host's copy of a function image built only to be pushed (the platform pulls it
+    from the registry, which keeps it): its tags for the function ``name`` (the build's,
+    and ``repository``'s tags and digests), then the image unless something else names
+    or uses it. Nothing of another function is touched."""
+    from docker.errors import APIError, ImageNotFound
+
+    client = docker_client()
+    try:
+        image = client.images.get(image_id) if image_id else None
+    except ImageNotFound:
+        return
+    if image is None:
+        return
+    mine = (f"{REPOSITORY}/{name}:", f"{repository}:", f"{repository}@")
+    known = [*image.tags, *(image.attrs.get("RepoDigests") or [])]
+    names = [n for n in known if n.startswith(mine)]
+    for ref in [*names, image.id]:
+        try:
+            client.images.remove(ref)
+        except ImageNotFound:
+            pass  # went with an earlier name
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: still named by another, or used by a container
+                raise

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from preserve.engine import docker_client
+from preserve.functions.image import forget_pushed
 from tests.conftest import Registry
 from tests.functions.conftest import (  # noqa: F401  (shared with tests/functions)
     folder,
@@ -26,10 +28,26 @@ from tests.servers.dcache import DcacheServer
 
 
 @pytest.fixture
-def remote(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Function images go to the loopback registry (remote platforms pull them)."""
+def remote(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Function images go to the loopback registry (remote platforms pull them). The
+    host's copies a failed test did not undeploy go after it: this session's registry
+    names them (the Docker Engine is shared)."""
     monkeypatch.setenv("PRESERVE_REGISTRY", registry.host)
-    return registry.host
+    yield registry.host
+    for image, name, repository in pushed_images(registry.host):
+        forget_pushed(image, name, repository)
+
+
+def pushed_images(host: str) -> list[tuple[str, str, str]]:
+    """(image id, function, repository) of each function image pushed to ``host``."""
+    prefix = f"{host}/preserve-functions/"
+    found = []
+    for image in docker_client().images.list():
+        for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]:
+            if ref.startswith(prefix):
+                repository = ref.split("@", 1)[0].rsplit(":", 1)[0]
+                found.append((str(image.id), repository[len(prefix) :], repository))
+    return found
 
 
 def call(server: DcacheServer, where: str, text: bytes, tag: str = "") -> dict[str, Any]:

@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
+from preserve.engine import docker_client
 from preserve.functions.deploy import deploy, find, undeploy
 from preserve.settings import Settings
 from tests.servers.conftest import serving
 from tests.servers.dcache import DcacheServer
 from tests.servers.oscar import OscarServer
-from tests.targets.conftest import call, cli_args, crate_action, home_settings
+from tests.targets.conftest import call, cli_args, crate_action, home_settings, pushed_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry, pytest.mark.slow]
 
@@ -136,3 +138,19 @@ def test_a_busy_answer_never_runs_a_call_twice(
     assert len(posts) == (1 if created else 2)
     assert list(oscar.jobs[on_oscar]) == [result["invocation_id"]]  # one job, one run
     assert storage.files[f"{folder}/out/outputs/upper.txt"].data == b"ONCE" * 2
+
+
+def test_undeploy_leaves_no_copy_of_the_pushed_image_here(
+    upper_doi: str, remote: str, oscar: OscarServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform pulls the function image from the registry: once undeployed, the
+    host's build and its pushed tags are gone too."""
+    monkeypatch.setenv("PRESERVE_TARGETS_OSCAR_USER", oscar.user)
+    monkeypatch.setenv("PRESERVE_TARGETS_OSCAR_PASSWORD", oscar.password)
+    settings = Settings.load()
+    d = deploy(upper_doi, to=f"oscar+{oscar.url}", name="upper-gone-here", settings=settings)
+    assert [p for p in pushed_images(remote) if p[1] == "upper-gone-here"]
+    undeploy("upper-gone-here", settings=settings)
+    assert not [p for p in pushed_images(remote) if p[1] == "upper-gone-here"]
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client().images.get(str(d.deployment.function_image_id))
