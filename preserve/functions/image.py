@@ -22,10 +22,12 @@ the same function reuses its image.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import tarfile
+import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -91,15 +93,17 @@ def zipapp() -> bytes:
 
 def probe(image: str, label: str) -> Probe:
     """The base image's ``python3`` and configuration; BuildError when the shim cannot run."""
-    from docker.errors import APIError, ContainerError, ImageNotFound
+    from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 
     client = docker_client()
+    name = f"preserve-probe-{uuid.uuid4().hex[:12]}"
     try:
         attrs = client.api.inspect_image(image)
         out = client.containers.run(
             image,
             ["-I", "-S", "-c", _PROBE],
             entrypoint=["python3"],
+            name=name,
             network_mode="none",
             remove=True,
             stderr=True,
@@ -108,6 +112,9 @@ def probe(image: str, label: str) -> Probe:
         raise BuildError(f"the image of {label} is not in the Docker Engine") from exc
     except (ContainerError, APIError) as exc:
         raise _unusable(label, f"python3 does not run in it ({_why(exc)})") from exc
+    finally:  # a container that could not start is not removed by run(remove=True)
+        with contextlib.suppress(NotFound, APIError):
+            client.containers.get(name).remove(force=True)
     try:
         found = json.loads(out.decode().strip().splitlines()[-1])
     except (ValueError, IndexError) as exc:

@@ -218,6 +218,8 @@ def test_an_image_without_python3_is_refused_saying_why(base_image: str) -> None
     try:
         with pytest.raises(BuildError) as err:
             probe(tag, "10.5072/preserve.nopython")
+        # The probe's container, which could not start, is not left behind.
+        assert not client.containers.list(all=True, filters={"ancestor": tag})
     finally:
         client.images.remove(tag, force=True)
     assert "cannot deploy 10.5072/preserve.nopython" in err.value.message
