@@ -120,6 +120,10 @@ class InvocationFailed(PreserveError):
         self.result = result  # the result document, status "failed"
 
 
+class CitationError(DoiError):
+    """A citation could not be rendered (unknown style or format) or a bundle not assembled."""
+
+
 class NotReproduced(PreserveError):
     """A rerun finished but its outputs differ from the published ones."""
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from preserve import plugins
 from preserve.errors import ConfigError, PluginNotFound
@@ -88,6 +88,25 @@ class NetworkSettings(_Section):
     )
 
 
+class CatalogueSettings(_Section):
+    """The landing-page and function-catalogue service (``preserve serve``) and its clients."""
+
+    url: str | None = Field(
+        None,
+        description="public base URL of the catalogue: publish sends each DOI there, and "
+        "{url}/doi/{doi} is the registered landing page unless landing_url is set",
+    )
+    token: SecretStr | None = Field(
+        None, description="bearer token that publishing into the catalogue needs (both sides)"
+    )
+    database: str | None = Field(
+        None,
+        description="the service's storage: sqlite:///PATH or postgresql://...; "
+        "default: catalogue.sqlite in data_dir",
+    )
+    bind: str = Field("127.0.0.1:8470", description="HOST:PORT the service listens on")
+
+
 class Settings(_Section):
     """Everything the toolkit can be configured with."""
 
@@ -128,7 +147,15 @@ class Settings(_Section):
     runners: PluginTables = _tables(plugins.RUNNERS)
     targets: PluginTables = _tables(plugins.TARGETS)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     config_file: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _catalogue_landing_pages(self) -> Settings:
+        """A configured catalogue serves the landing pages, unless landing_url says otherwise."""
+        if self.landing_url is None and self.catalogue.url:
+            self.landing_url = self.catalogue.url.rstrip("/") + "/doi/{doi}"
+        return self
 
     @property
     def store_dir(self) -> Path:
@@ -202,6 +229,8 @@ class Settings(_Section):
                 name: plugins.options_for(group, name, self).model_dump(mode="json")
                 for name in data[group.section]
             }
+        if data["catalogue"].get("token"):
+            data["catalogue"]["token"] = "***"
         return data
 
 

@@ -44,6 +44,9 @@ COMMANDS = {
     "functions": "preserve.cli.functions_cmd:functions_",
     "undeploy": "preserve.cli.functions_cmd:undeploy",
     "logs": "preserve.cli.functions_cmd:logs",
+    "cite": "preserve.cli.publication_cmd:cite",
+    "attach": "preserve.cli.publication_cmd:attach",
+    "serve": "preserve.cli.serve_cmd:serve",
 }
 
 

@@ -222,6 +222,7 @@ class Data:
     doi: str | None = None
     checksum_manifest: str | None = None  # crate path of a folder's sha256sum listing
     verdict: str | None = None  # rerun crates: the reproduction verdict of an output
+    license: str | None = None  # its licence (a URL or SPDX identifier), when the crate names one
 
     @property
     def remote(self) -> bool:
@@ -655,6 +656,7 @@ def _data(entity: Mapping[str, Any]) -> Data:
         return str(value) if isinstance(value, str | int | float) else None
 
     size = text("contentSize")
+    licence = entity.get("license")
     subject = entity.get("subjectOf")
     listing = subject.get("@id") if isinstance(subject, dict) else None
     ident = text("identifier")
@@ -670,6 +672,9 @@ def _data(entity: Mapping[str, Any]) -> Data:
         checksums={k: v for k in CHECKSUM_PROPERTIES if (v := text(k))},
         doi=_doi(ident) if ident else None,
         checksum_manifest=listing if isinstance(listing, str) else None,
+        license=licence["@id"]
+        if isinstance(licence, dict) and isinstance(licence.get("@id"), str)
+        else text("license"),
     )
 
 
