@@ -22,6 +22,9 @@ entry-point group          config section  interface
 ``preserve.runners``       ``runners``     :class:`preserve.runners.base.Runner`
 ``preserve.targets``       ``targets``     :class:`preserve.targets.base.Target`
 =========================  ==============  =========================================
+
+``preserve.catalogue_stores`` (:class:`preserve.catalogue.stores.CatalogueStore`)
+registers the catalogue's databases by URL scheme; they are made from a URL.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ DOI_PROVIDERS = Group("preserve.doi_providers", "doi", "DOI provider")
 RUNNERS = Group("preserve.runners", "runners", "runner")
 TARGETS = Group("preserve.targets", "targets", "function target")
 GROUPS = (BUILDERS, RESOLVERS, STORES, DOI_PROVIDERS, RUNNERS, TARGETS)
+# Catalogue databases are made from a database URL (``sqlite://``, ``postgresql://``), by
+# URL scheme, not from a [section.NAME] table: loaded through their group, not in GROUPS.
+CATALOGUE_STORES = Group("preserve.catalogue_stores", "catalogue", "catalogue database")
 
 
 class NoOptions(BaseModel):

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The local service stack preserve drives in development, demos and tests:
-#   install     Debian packages (docker.io, docker-registry, debootstrap, skopeo)
+#   install     Debian packages (docker.io, docker-registry, debootstrap, skopeo; for the
+#               catalogue service's tests: postgresql, without starting its system cluster,
+#               chromium and chromium-driver)
 #   docker      start dockerd in the background unless an engine already answers
 #   registry    start the OCI registry on 127.0.0.1:5000 unless it answers
 #   base-image  build the offline test/demo base image once per machine
@@ -13,7 +15,8 @@ state="${PRESERVE_SERVICES_DIR:-/var/lib/preserve}"
 registry_addr="${PRESERVE_REGISTRY_ADDR:-127.0.0.1:5000}"
 base_image="${PRESERVE_BASE_IMAGE:-preserve-base:bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-packages=(docker.io docker-registry debootstrap skopeo curl ca-certificates)
+packages=(docker.io docker-registry debootstrap skopeo curl ca-certificates unzip chromium chromium-driver)
+quiet_packages=(postgresql)   # tests start private clusters; the system one stays off
 slurm_packages=(slurm-wlm munge)
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
@@ -40,17 +43,20 @@ install() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  install_quiet "${quiet_packages[@]}"
 }
 
-install_slurm() {
+install_slurm() { install_quiet "${slurm_packages[@]}"; }
+
+install_quiet() {  # install_quiet PACKAGE...: without starting the daemons they bring
   local missing=()
-  for p in "${slurm_packages[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
   say "installing Debian packages: ${missing[*]}"
-  # The packages' maintainer scripts would start system-wide munged/slurmd; the tests
-  # run private daemons instead, so keep invoke-rc.d from starting anything.
+  # The packages' maintainer scripts would start system-wide daemons (munged, slurmd,
+  # postgresql); the tests run private ones instead, so keep invoke-rc.d from starting any.
   local policy=/usr/sbin/policy-rc.d own_policy=0
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1

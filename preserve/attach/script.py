@@ -118,10 +118,8 @@ def build(plan: RerunPlan, image: OciRef, crate_zip: str) -> RerunScript:
         if not (out.sha256 and _SHA256.match(out.sha256)):
             raise _refuse(f"no SHA-256 for the output {out.path!r}")
         outputs.append(f"{out.sha256}  {path}")
-    run = ["$engine", "run", "--rm"]
-    if not spec.get("network"):
-        run += ["--network", "none"]
-    run += ["--security-opt", "no-new-privileges", "--cap-drop", "ALL"]
+    run = ['"$engine" run --rm' + ("" if spec.get("network") else " --network none")]
+    run.append("--security-opt no-new-privileges --cap-drop ALL")
     for host, target in mounts:
         src = f'"$work"/{q(host)}'
         run.append(f"--mount type=bind,src={src},dst={q(target)},readonly")
@@ -141,7 +139,7 @@ def build(plan: RerunPlan, image: OciRef, crate_zip: str) -> RerunScript:
     if spec.get("workdir"):
         run.append(f"--workdir {q(str(spec['workdir']))}")
     run.append('"$image"')
-    run += [q(arg) for arg in command]
+    run.append(" ".join(q(arg) for arg in command))
     script = TEMPLATE.format(
         title=_comment(plan.view.root.name or "the analysis"),
         doi=_comment(plan.doi or "(no DOI)"),
