@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from preserve.catalogue.client import submit
 from preserve.crate.archive import crate_folder, is_zip
 from preserve.crate.model import CRATE_METADATA, FAILED
 from preserve.crate.read import Person, read_crate
@@ -175,7 +176,13 @@ def _publish_dir(
     if failure:
         note = f"The recorded run failed: {failure}."
         info = replace(info, description=f"{note} {info.description or ''}".strip())
-    record = mint(provider, doi, build_attributes(info), progress=progress)
+    attributes = build_attributes(info)
+    landing = None
+    if settings.catalogue.url:  # the landing page knows the DOI before the DOI resolves to it
+        progress.step(f"sending {doi} to the catalogue at {settings.catalogue.url}")
+        submit(settings, doi, attributes, crate_dir / CRATE_METADATA)
+        landing = (settings.landing_url or "").replace("{doi}", doi) or None
+    record = mint(provider, doi, attributes, url=landing, progress=progress)
     return PublishResult(
         doi=record.doi,
         url=record.url,

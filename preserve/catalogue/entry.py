@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from preserve.citation import render
 from preserve.citation.csl import abstract, title
 from preserve.crate.read import CrateView, Data, parse_json, view_of
 from preserve.doi.links import METADATA_RELATION, pinned_refs
@@ -183,7 +184,7 @@ def entry_from_submission(body: Mapping[str, Any]) -> Entry:
         url=str(url) if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
         state=str(body.get("state") or "findable"),
         attributes=dict(attributes),
-        details=details_of(view),
+        details={**details_of(view), "citation": render(doi, attributes, "text", "apa")},
         crate_jsonld=crate_text,
         indexed=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )

@@ -24,7 +24,9 @@ CITE_FORMATS = ["apa", "text", "bibtex", "ris", "csl-json", "datacite-xml", "dat
     show_default=True,
     help="Citation format; 'text' is a formatted citation in --style.",
 )
-@click.option("--style", metavar="CSL_STYLE", help="CSL style name for text (apa, ieee, nature...).")
+@click.option(
+    "--style", metavar="CSL_STYLE", help="CSL style name for text (apa, ieee, nature...)."
+)
 @click.option("--offline", is_flag=True, help="Render locally; never ask DataCite.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj

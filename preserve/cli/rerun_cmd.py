@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -12,8 +12,9 @@ from rich.table import Table
 from preserve import plugins
 from preserve.cli._context import AppContext
 from preserve.cli._options import input_option, json_option, plugin_option
-from preserve.cli._render import out_console, print_json, progress_for
-from preserve.errors import NotReproduced
+from preserve.cli._render import err_console, out_console, print_json, progress_for
+from preserve.errors import NotReproduced, PreserveError
+from preserve.settings import Settings
 
 if TYPE_CHECKING:
     from preserve.compare import OutputComparison
@@ -99,9 +100,10 @@ def rerun(
     """
     from preserve import api
 
+    settings = app.settings()
     result = api.rerun(
         target,
-        settings=app.settings(),
+        settings=settings,
         runner=runner,
         output=output,
         inputs=inputs,
@@ -114,6 +116,7 @@ def rerun(
         overwrite=overwrite,
         progress=progress_for(as_json),
     )
+    _report_to_catalogue(settings, result.to_json())
     if as_json:  # the report is the one JSON document on stdout
         print_json(result.to_json())
     else:
@@ -160,3 +163,16 @@ def _render(result: RerunResult, target: str) -> None:
         table.add_row(escape(c.path), f"[{STYLE[c.verdict]}]{c.verdict}[/]", escape(c.summary))
     console.print(table)
     console.print(f"rerun crate: {escape(str(result.rerun_dir))}", highlight=False)
+
+
+def _report_to_catalogue(settings: Settings, report: dict[str, Any]) -> None:
+    """A configured catalogue learns the verdict of a DOI's rerun; failing to tell it does
+    not fail the rerun."""
+    from preserve.catalogue.client import report_rerun
+
+    if not (report.get("doi") and settings.catalogue.url and settings.catalogue.token):
+        return
+    try:
+        report_rerun(settings, report)
+    except PreserveError as exc:
+        err_console().print(f"[yellow]warning:[/] {escape(exc.message)}", highlight=False)
