@@ -19,7 +19,7 @@ from typing import Any
 
 from preserve.citation import render
 from preserve.citation.csl import abstract, title
-from preserve.crate.read import CrateView, Data, parse_json, view_of
+from preserve.crate.read import CrateView, Data, check_document, parse_json, view_of
 from preserve.doi.links import METADATA_RELATION, pinned_refs
 from preserve.doi.validation import is_doi, validate_attributes
 from preserve.errors import PreserveError
@@ -151,7 +151,8 @@ def entry_from_submission(body: Mapping[str, Any]) -> Entry:
             f"the crate metadata is not the one {doi} pins (sha256:{pinned[:12]}...)"
         )
     try:
-        view = view_of(parse_json(raw, Path("the submitted ro-crate-metadata.json")))
+        where = "the submitted ro-crate-metadata.json"
+        view = view_of(check_document(parse_json(raw, Path(where)), where))
     except PreserveError as exc:
         raise SubmissionError(f"the crate of {doi} is not readable: {exc.message}") from exc
     if view.doi and view.doi.lower() != doi:

@@ -38,7 +38,13 @@ server (``datacite/lupo``), and refuses what DataCite refuses:
   application/vnd.datacite.datacite+json`` redirects to
   ``/application/vnd.datacite.datacite+json/{doi}``, which serves DataCite JSON
   (the camel-cased crosscite form of ``datacite/bolognese``) for findable DOIs;
-  ``text/html`` redirects to the landing page; unknown DOIs are 404.
+  ``text/html`` redirects to the landing page; unknown DOIs are 404. Citation
+  formats (``text/x-bibliography; style=...``, ``application/x-bibtex``, RIS,
+  CSL-JSON) are served, at doi.org's redirect and at the REST API's link form
+  ``/dois/{media-type}/{doi}``, as a test records them with
+  :meth:`DataCiteServer.negotiates` (DataCite renders them with citeproc-ruby,
+  which this server does not imitate); a CSL style it has no rendering for is
+  HTTP 500, as DataCite answers an unknown style.
 """
 
 from __future__ import annotations
@@ -63,6 +69,14 @@ from lxml import etree
 XSD = Path(__file__).parent / "fixtures" / "datacite-xsd" / "kernel-4.5" / "metadata.xsd"
 JSON_API = "application/vnd.api+json"
 DATACITE_JSON = "application/vnd.datacite.datacite+json"
+TEXT_CITATION = "text/x-bibliography"
+CITATION_TYPES = (
+    TEXT_CITATION,
+    "application/x-bibtex",
+    "application/x-research-info-systems",
+    "application/vnd.citationstyles.csl+json",
+    "application/vnd.datacite.datacite+xml",
+)
 SCHEMA_VERSION = "http://datacite.org/schema/kernel-4"
 # lupo: validates_format_of :doi (on create) and :url.
 DOI_FORMAT = re.compile(r"\A10\.\d{4,5}/[-._;()/:a-zA-Z0-9*~$=]+\Z")
@@ -227,6 +241,7 @@ class DataCiteServer:
         self.accounts = accounts
         self.dois: dict[str, StoredDoi] = {}
         self.requests: list[Logged] = []
+        self.renderings: dict[tuple[str, str, str | None], str] = {}
         self.lock = threading.Lock()
         self._rate_limited = 0
         self._retry_after = "1"
@@ -247,6 +262,11 @@ class DataCiteServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def negotiates(self, doi: str, media_type: str, body: str, style: str | None = None) -> None:
+        """Serve ``body`` for ``doi`` as ``media_type`` (for text/x-bibliography: in ``style``)."""
+        style = (style or "apa") if media_type == TEXT_CITATION else None
+        self.renderings[(doi.lower(), media_type, style)] = body
 
     def rate_limit(self, times: int, retry_after: str = "1") -> None:
         """Answer the next ``times`` requests with 429 and this ``Retry-After``."""
@@ -529,7 +549,10 @@ def _handler(server: DataCiteServer) -> type[BaseHTTPRequestHandler]:
                 raise _unauthorized()  # authentication comes before anything else
             cn_prefix = f"/{DATACITE_JSON}/"
             doi = path[len("/dois/") :].lower()
-            if path == "/dois" and method == "POST":
+            media = next((m for m in CITATION_TYPES if doi.startswith(f"{m}/")), None)
+            if media and method == "GET":  # the REST API's link-based content negotiation
+                self._citation(doi[len(media) + 1 :], media, (query.get("style") or [None])[0])
+            elif path == "/dois" and method == "POST":
                 self._send(*_created(server.create(user, _attributes(body)), query))
             elif path.startswith("/dois/") and method == "GET":
                 self._send(200, resource(server.read(user, doi), query))
@@ -538,6 +561,8 @@ def _handler(server: DataCiteServer) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/dois/") and method == "DELETE":
                 server.delete(user, doi)
                 self._send(204, None)
+            elif method == "GET" and (cited := _cn_path(path)) is not None:
+                self._citation(cited[1], cited[0], (query.get("style") or [None])[0])
             elif path.startswith(cn_prefix) and method == "GET":
                 stored = server.read(None, path[len(cn_prefix) :].lower())
                 self._send(200, datacite_json(stored), ctype=DATACITE_JSON)
@@ -551,11 +576,27 @@ def _handler(server: DataCiteServer) -> type[BaseHTTPRequestHandler]:
             if stored is None or stored.state == "draft":  # drafts are not in the Handle System
                 self._send(404, "<html><body>DOI Not Found</body></html>", ctype="text/html")
                 return
-            if DATACITE_JSON in (self.headers.get("Accept") or ""):
+            accept = self.headers.get("Accept") or ""
+            wanted = next((m for m in CITATION_TYPES if accept.startswith(m)), None)
+            if DATACITE_JSON in accept:
                 location = f"/{DATACITE_JSON}/{doi}"
+            elif wanted:
+                style = re.search(r"style=([\w.-]+)", accept)
+                location = f"/{wanted}/{doi}" + (f"?style={style.group(1)}" if style else "")
             else:
                 location = stored.url or "/"
             self._send(302, None, headers={"Location": location})
+
+        def _citation(self, doi: str, media: str, style: str | None) -> None:
+            stored = server.dois.get(doi.lower())
+            if stored is None or stored.state != "findable":
+                raise _not_found()
+            key = (doi.lower(), media, (style or "apa") if media == TEXT_CITATION else None)
+            body = server.renderings.get(key)
+            if body is None:
+                self._send(500, {"errors": [{"status": "500", "title": "Internal server error"}]})
+                return
+            self._send(200, body, ctype=f"{media}; charset=utf-8")
 
         def do_GET(self) -> None:
             self._handle("GET")
@@ -570,6 +611,12 @@ def _handler(server: DataCiteServer) -> type[BaseHTTPRequestHandler]:
             self._handle("DELETE")
 
     return Handler
+
+
+def _cn_path(path: str) -> tuple[str, str] | None:
+    """``/{media-type}/{doi}`` (doi.org's redirect target) as (media type, DOI)."""
+    media = next((m for m in CITATION_TYPES if path.startswith(f"/{m}/")), None)
+    return (media, path[len(media) + 2 :]) if media else None
 
 
 def _created(result: tuple[int, StoredDoi], query: dict[str, list[str]]) -> tuple[int, Any]:
