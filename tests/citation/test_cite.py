@@ -103,7 +103,7 @@ def test_hostile_text_cannot_break_out_of_a_format() -> None:
 
 def test_cff_that_breaks_the_schema_is_refused() -> None:
     text = yaml.safe_dump({"cff-version": "1.2.0", "message": "m", "title": "t", "authors": []})
-    with pytest.raises(CitationError, match="does not validate against CFF 1.2.0: authors"):
+    with pytest.raises(CitationError, match=r"does not validate against CFF 1\.2\.0: authors"):
         validate_cff(text)
     with pytest.raises(CitationError, match="not YAML"):
         validate_cff("a: [")
