@@ -125,16 +125,23 @@ def zip_crate(crate_dir: Path, zip_path: Path) -> Path:
     """Write the crate in ``crate_dir`` as a zip with ``ro-crate-metadata.json`` at its top.
 
     Deterministic (sorted members, fixed times and modes), so the same crate gives the
-    same bytes; symbolic links are refused rather than followed out of the crate.
+    same bytes; symbolic links are refused rather than followed out of the crate. Folders
+    get entries of their own: a Dataset entity ``analysis/`` is then in the zip's payload.
     """
-    files = sorted(p for p in crate_dir.rglob("*") if not p.is_dir())
+    files = sorted(crate_dir.rglob("*"))
     if not (crate_dir / CRATE_METADATA).is_file():
         raise CrateError(f"{crate_dir} is not an RO-Crate: it has no {CRATE_METADATA}")
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in files:
+            name = path.relative_to(crate_dir).as_posix()
+            if path.is_dir() and not path.is_symlink():
+                folder = zipfile.ZipInfo(name + "/", (1980, 1, 1, 0, 0, 0))
+                folder.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10  # MS-DOS directory
+                zf.writestr(folder, b"")
+                continue
             if path.is_symlink() or not path.is_file():
                 raise CrateError(f"{path} is a link or not a regular file; not zipping it")
-            info = zipfile.ZipInfo(path.relative_to(crate_dir).as_posix(), (1980, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             with path.open("rb") as src, zf.open(info, "w") as out:
