@@ -108,3 +108,8 @@ def submission(tmp_path: Path, suffix: str, **changes: Any) -> dict[str, Any]:
         "attributes": build_attributes(info),
         "crate": text,
     }
+
+
+from tests.rerun.conftest import demo_data_server  # noqa: E402 -- the example's data server
+
+__all__ = ["demo_data_server"]
