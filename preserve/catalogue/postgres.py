@@ -13,17 +13,19 @@ import threading
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from preserve.catalogue.entry import Entry
-from preserve.catalogue.query import FACETS, FacetCount, Page, Query, Rerun
+from preserve.catalogue.query import FacetCount, Page, Query, Rerun
 from preserve.catalogue.stores import (
     FULL_COLUMNS,
     SUMMARY_COLUMNS,
     entry_from_row,
+    facet_counts,
     facet_rows,
     rerun_from_row,
     row_values,
+    top_facets,
 )
 from preserve.errors import ConfigError
 
@@ -52,6 +54,7 @@ CREATE TABLE IF NOT EXISTS facets (
     PRIMARY KEY (kind, key, function_id)
 );
 CREATE INDEX IF NOT EXISTS facets_function ON facets (function_id);
+CREATE INDEX IF NOT EXISTS facets_values ON facets (kind, key, value);
 CREATE TABLE IF NOT EXISTS reruns (
     id BIGSERIAL PRIMARY KEY,
     doi TEXT NOT NULL, at TEXT NOT NULL, reproduced BOOLEAN,
@@ -141,45 +144,47 @@ class PostgresCatalogue:
         return " AND ".join(where), params
 
     def search(self, query: Query, *, facets: bool = True) -> Page:
+        """As the SQLite store: one ranked scan, then the page by id (see there)."""
         con = self._con()
         where, params = self._where(query)
-        columns = ", ".join(f"f.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
         if query.terms:
             order = "ts_rank(f.search, to_tsquery('simple', %s)) DESC, f.published DESC, f.doi"
             order_params = [_tsquery(query)]
         else:
             order, order_params = "f.published DESC, f.doi", []
+        if where == "TRUE":  # the whole catalogue: no scan of every row
+            return self._everything(query, facets)
+        with con.cursor(row_factory=tuple_row) as cur:
+            hits = cur.execute(
+                f"SELECT f.id, f.creators, f.keywords, f.formats FROM functions f WHERE {where}"
+                f" ORDER BY {order}",
+                [*params, *order_params],
+            ).fetchall()
+        ids = [h[0] for h in hits[query.offset : query.offset + query.per_page]]
         rows = con.execute(
-            f"SELECT {columns} FROM functions f WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
-            [*params, *order_params, query.per_page, query.offset],
+            f"SELECT id, {SUMMARY_COLUMNS} FROM functions WHERE id = ANY(%s)", (ids,)
         ).fetchall()
-        total = con.execute(f"SELECT count(*) AS n FROM functions f WHERE {where}", params)
-        count_row = total.fetchone()
-        counts = self._facets(where, params) if facets else {}
-        return Page(
-            query,
-            int(count_row["n"]) if count_row else 0,
-            tuple(entry_from_row(r) for r in rows),
-            counts,
-        )
+        by_id = {r["id"]: entry_from_row(r) for r in rows}
+        counts = facet_counts(hits) if facets else {}
+        return Page(query, len(hits), tuple(by_id[i] for i in ids), counts)
 
-    def _facets(self, where: str, params: list[Any]) -> dict[str, tuple[FacetCount, ...]]:
-        rows = (
-            self._con()
-            .execute(
-                "SELECT kind, value, n FROM ("
-                " SELECT kind, min(value) AS value, count(*) AS n,"
-                "  row_number() OVER (PARTITION BY kind ORDER BY count(*) DESC, key) AS r"
-                f" FROM facets WHERE function_id IN (SELECT f.id FROM functions f WHERE {where})"
-                " GROUP BY kind, key) AS counted WHERE r <= 10 ORDER BY kind, n DESC, value",
-                params,
-            )
-            .fetchall()
-        )
-        out: dict[str, list[FacetCount]] = {k: [] for k in FACETS}
-        for row in rows:
-            out[row["kind"]].append(FacetCount(row["value"], int(row["n"])))
-        return {k: tuple(v) for k, v in out.items()}
+    def _everything(self, query: Query, facets: bool) -> Page:
+        """The unfiltered catalogue: a page by the date index, facets by their own index."""
+        con = self._con()
+        rows = con.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM functions ORDER BY published DESC, doi"
+            " LIMIT %s OFFSET %s",
+            (query.per_page, query.offset),
+        ).fetchall()
+        total = con.execute("SELECT count(*) AS n FROM functions").fetchone()
+        counts: dict[str, tuple[FacetCount, ...]] = {}
+        if facets:
+            grouped = con.execute(
+                "SELECT kind, min(value) AS v, count(*) AS n FROM facets GROUP BY kind, key"
+            ).fetchall()
+            counts = top_facets((str(g["kind"]), str(g["v"]), int(g["n"])) for g in grouped)
+        n = int(total["n"]) if total else 0
+        return Page(query, n, tuple(entry_from_row(r) for r in rows), counts)
 
     def add_rerun(self, rerun: Rerun) -> None:
         self._con().execute(

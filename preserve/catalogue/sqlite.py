@@ -14,14 +14,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from preserve.catalogue.entry import Entry
-from preserve.catalogue.query import FACETS, FacetCount, Page, Query, Rerun
+from preserve.catalogue.query import FacetCount, Page, Query, Rerun
 from preserve.catalogue.stores import (
     FULL_COLUMNS,
     SUMMARY_COLUMNS,
     entry_from_row,
+    facet_counts,
     facet_rows,
     rerun_from_row,
     row_values,
+    top_facets,
 )
 from preserve.errors import ConfigError
 
@@ -32,13 +34,17 @@ CREATE TABLE IF NOT EXISTS functions (
     title TEXT NOT NULL, description TEXT, version TEXT,
     creators TEXT, keywords TEXT, formats TEXT,
     published TEXT, license TEXT, crate_ref TEXT, image_ref TEXT,
-    url TEXT, state TEXT, indexed TEXT,
+    url TEXT, state TEXT, indexed TEXT
+);
+-- The large documents apart: searches scan small rows only.
+CREATE TABLE IF NOT EXISTS documents (
+    function_id INTEGER PRIMARY KEY REFERENCES functions (id) ON DELETE CASCADE,
     attributes TEXT, details TEXT, crate TEXT
 );
 CREATE INDEX IF NOT EXISTS functions_published ON functions (published DESC, doi);
 CREATE VIRTUAL TABLE IF NOT EXISTS functions_fts USING fts5(
     title, keywords, creators, formats, doi, description,
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4'
 );
 CREATE TABLE IF NOT EXISTS facets (
     function_id INTEGER NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
@@ -46,6 +52,7 @@ CREATE TABLE IF NOT EXISTS facets (
     PRIMARY KEY (kind, key, function_id)
 );
 CREATE INDEX IF NOT EXISTS facets_function ON facets (function_id);
+CREATE INDEX IF NOT EXISTS facets_values ON facets (kind, key, value);
 CREATE TABLE IF NOT EXISTS reruns (
     id INTEGER PRIMARY KEY,
     doi TEXT NOT NULL, at TEXT NOT NULL, reproduced INTEGER,
@@ -54,6 +61,7 @@ CREATE TABLE IF NOT EXISTS reruns (
 CREATE INDEX IF NOT EXISTS reruns_doi ON reruns (doi, at DESC);
 """
 # bm25 weights, in the order of the FTS columns: a title match ranks above a description one.
+DOCUMENTS = ("attributes", "details", "crate")
 RANK = "bm25(functions_fts, 10.0, 5.0, 3.0, 2.0, 1.0, 1.0)"
 
 
@@ -101,6 +109,7 @@ class SqliteCatalogue:
 
     def put(self, entry: Entry) -> bool:
         values = row_values(entry)
+        documents = {k: values.pop(k) for k in DOCUMENTS}
         with self._write() as con:
             old = con.execute("SELECT id FROM functions WHERE doi = ?", (entry.doi,)).fetchone()
             if old is not None:
@@ -128,6 +137,11 @@ class SqliteCatalogue:
                     values["description"],
                 ),
             )
+            con.execute(
+                "INSERT OR REPLACE INTO documents (function_id, attributes, details, crate)"
+                " VALUES (:id, :attributes, :details, :crate)",
+                {"id": fid, **documents},
+            )
             con.executemany(
                 "INSERT INTO facets (function_id, kind, value, key) VALUES (?, ?, ?, ?)",
                 [(fid, *row) for row in facet_rows(entry)],
@@ -138,7 +152,8 @@ class SqliteCatalogue:
         row = (
             self._con()
             .execute(
-                f"SELECT {FULL_COLUMNS} FROM functions WHERE doi = ?",
+                f"SELECT {FULL_COLUMNS} FROM functions JOIN documents ON function_id = id"
+                " WHERE doi = ?",
                 (doi.lower(),),
             )
             .fetchone()
@@ -164,37 +179,43 @@ class SqliteCatalogue:
         return source, " AND ".join(where), params
 
     def search(self, query: Query, *, facets: bool = True) -> Page:
+        """One scan finds every match in order (with its facet values); the page is then
+        read by id, and the total and the facet counts come from that one scan."""
         con = self._con()
         source, where, params = self._where(query)
         order = f"{RANK}, f.published DESC, f.doi" if query.terms else "f.published DESC, f.doi"
-        columns = ", ".join(f"f.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
-        rows = con.execute(
-            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, query.per_page, query.offset],
+        if where == "1 = 1":  # the whole catalogue: no scan of every row
+            return self._everything(query, facets)
+        hits = con.execute(
+            f"SELECT f.id, f.creators, f.keywords, f.formats FROM {source} WHERE {where}"
+            f" ORDER BY {order}",
+            params,
         ).fetchall()
-        total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
-        counts = self._facets(source, where, params) if facets else {}
-        return Page(query, int(total), tuple(entry_from_row(dict(r)) for r in rows), counts)
+        ids = [h[0] for h in hits[query.offset : query.offset + query.per_page]]
+        marks = ", ".join("?" for _ in ids)
+        rows = con.execute(
+            f"SELECT id, {SUMMARY_COLUMNS} FROM functions WHERE id IN ({marks})", ids
+        ).fetchall()
+        by_id = {r["id"]: entry_from_row(dict(r)) for r in rows}
+        counts = facet_counts(hits) if facets else {}
+        return Page(query, len(hits), tuple(by_id[i] for i in ids), counts)
 
-    def _facets(
-        self, source: str, where: str, params: list[Any]
-    ) -> dict[str, tuple[FacetCount, ...]]:
-        rows = (
-            self._con()
-            .execute(
-                "SELECT kind, value, n FROM ("
-                " SELECT kind, min(value) AS value, count(*) AS n,"
-                "  row_number() OVER (PARTITION BY kind ORDER BY count(*) DESC, key) AS r"
-                f" FROM facets WHERE function_id IN (SELECT f.id FROM {source} WHERE {where})"
-                " GROUP BY kind, key) WHERE r <= 10 ORDER BY kind, n DESC, value",
-                params,
-            )
-            .fetchall()
-        )
-        out: dict[str, list[FacetCount]] = {k: [] for k in FACETS}
-        for row in rows:
-            out[row["kind"]].append(FacetCount(row["value"], int(row["n"])))
-        return {k: tuple(v) for k, v in out.items()}
+    def _everything(self, query: Query, facets: bool) -> Page:
+        """The unfiltered catalogue: a page by the date index, facets by their own index."""
+        con = self._con()
+        rows = con.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM functions ORDER BY published DESC, doi"
+            " LIMIT ? OFFSET ?",
+            (query.per_page, query.offset),
+        ).fetchall()
+        total = con.execute("SELECT count(*) FROM functions").fetchone()[0]
+        counts: dict[str, tuple[FacetCount, ...]] = {}
+        if facets:
+            grouped = con.execute(
+                "SELECT kind, min(value), count(*) AS n FROM facets GROUP BY kind, key"
+            ).fetchall()
+            counts = top_facets((str(k), str(v), int(n)) for k, v, n in grouped)
+        return Page(query, int(total), tuple(entry_from_row(dict(r)) for r in rows), counts)
 
     def add_rerun(self, rerun: Rerun) -> None:
         import json

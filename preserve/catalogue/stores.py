@@ -8,12 +8,13 @@ default, SQLite FTS5) and ``postgresql`` (full-text search on a GIN index).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from preserve import plugins
 from preserve.catalogue.entry import Entry
-from preserve.catalogue.query import Page, Query, Rerun
+from preserve.catalogue.query import FACETS, FacetCount, Page, Query, Rerun
 from preserve.errors import ConfigError
 from preserve.settings import Settings
 
@@ -106,6 +107,41 @@ def facet_rows(entry: Entry) -> list[tuple[str, str, str]]:
             value = " ".join(value.split())
             rows[(kind, value.casefold())] = value
     return [(kind, value, key) for (kind, key), value in rows.items()]
+
+
+def facet_counts(hits: Iterable[Sequence[Any]], top: int = 10) -> dict[str, tuple[FacetCount, ...]]:
+    """The ``top`` values of each facet among ``hits`` (rows of id, creators, keywords,
+    formats), counted here from the one scan that found the matches: values are counted
+    as stored (C-speed ``Counter.update``), then merged case-insensitively."""
+    raw: dict[str, Counter[str]] = {k: Counter() for k in ("creator", "keyword", "format")}
+    for _, creators, keywords, formats in hits:
+        for kind, text in (("creator", creators), ("keyword", keywords), ("format", formats)):
+            if text:
+                raw[kind].update(text.split("\n"))
+    out = {}
+    for kind in FACETS:
+        merged: Counter[str] = Counter()
+        names: dict[str, str] = {}
+        for value, n in raw[kind].items():
+            key = value.casefold()
+            merged[key] += n
+            names.setdefault(key, value)
+        ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        out[kind] = tuple(FacetCount(names[key], n) for key, n in ranked)
+    return out
+
+
+def top_facets(
+    grouped: Iterable[tuple[str, str, int]], top: int = 10
+) -> dict[str, tuple[FacetCount, ...]]:
+    """The ``top`` values of each facet from (kind, value, count) rows grouped in SQL."""
+    out: dict[str, list[FacetCount]] = {k: [] for k in FACETS}
+    for kind, value, n in grouped:
+        out.setdefault(kind, []).append(FacetCount(value, n))
+    return {
+        k: tuple(sorted(v, key=lambda f: (-f.count, f.value.casefold()))[:top])
+        for k, v in out.items()
+    }
 
 
 def entry_from_row(row: Mapping[str, Any]) -> Entry:
