@@ -36,7 +36,41 @@ from tests.crate.records import manifest, write_sample
 from tests.doi.samples import sample_info
 from tests.servers.postgres import start_cluster
 
-WORDS = ["azimuthal", "integration", "powder", "diffraction", "small", "angle", "scattering", "tomography", "reconstruction", "phase", "retrieval", "ptychography", "spectroscopy", "fluorescence", "mapping", "neutron", "reflectometry", "crystallography", "refinement", "calibration", "detector", "frames", "background", "subtraction", "peak", "fitting", "pair", "distribution", "function", "texture", "strain"]
+WORDS = tuple(
+    [
+        "azimuthal",
+        "integration",
+        "powder",
+        "diffraction",
+        "small",
+        "angle",
+        "scattering",
+        "tomography",
+        "reconstruction",
+        "phase",
+        "retrieval",
+        "ptychography",
+        "spectroscopy",
+        "fluorescence",
+        "mapping",
+        "neutron",
+        "reflectometry",
+        "crystallography",
+        "refinement",
+        "calibration",
+        "detector",
+        "frames",
+        "background",
+        "subtraction",
+        "peak",
+        "fitting",
+        "pair",
+        "distribution",
+        "function",
+        "texture",
+        "strain",
+    ]
+)
 TECHNIQUES = ["SAXS", "WAXS", "XRD", "XRF", "XANES", "EXAFS", "SANS", "PDF", "CT", "XPCS"]
 FORMATS = ["application/x-hdf5", "image/tiff", "text/csv", "application/json", "image/x-cbf"]
 PEOPLE = [
@@ -79,7 +113,7 @@ def entries(base: Entry, n: int) -> list[Entry]:
                 title=title,
                 description=" ".join(rng.sample(WORDS, 12)) + ".",
                 creators=tuple(rng.sample(PEOPLE, rng.randint(1, 3))),
-                keywords=tuple(rng.sample(TECHNIQUES, 2)) + (rng.choice(WORDS),),
+                keywords=(*rng.sample(TECHNIQUES, 2), rng.choice(WORDS)),
                 formats=tuple(rng.sample(FORMATS, 2)),
                 published=f"{rng.randint(2019, 2026)}-{rng.randint(1, 12):02d}-"
                 f"{rng.randint(1, 28):02d}",

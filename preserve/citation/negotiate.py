@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from preserve.doi.datacite import datacite_options
 from preserve.doi.http import ApiClient, Retry
 from preserve.doi.resolve import ResolvedDoi
 from preserve.errors import DoiError
@@ -32,7 +33,7 @@ def negotiate(
         return None  # the sandbox's DOIs exist nowhere else
     params = {"style": style, "locale": "en-US"} if style else None
     if resolved.source == "datacite":
-        base, service = settings.datacite.api_url(), "the DataCite REST API"
+        base, service = datacite_options(settings).api_url(), "the DataCite REST API"
         path, headers = f"dois/{media_type}/{quote(resolved.doi, safe='/')}", {}
     else:
         base, service = settings.doi_resolver, "the DOI resolver"
