@@ -163,13 +163,13 @@ def test_bundle_of_the_published_example(
 def test_a_local_only_image_cannot_go_to_a_journal(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     from preserve.doi.metadata import build_attributes
     from preserve.doi.mint import mint
-    from preserve.doi.sandbox import SandboxProvider
+    from preserve.doi.providers import open_provider
     from preserve.settings import Settings
     from tests.doi.samples import local_info
 
     settings = Settings.load()
     info = local_info(settings.store_dir)
-    mint(SandboxProvider.from_settings(settings), info.doi, build_attributes(info))
+    mint(open_provider(settings, "sandbox"), info.doi, build_attributes(info))
     result = run_cli("attach", info.doi, "-o", str(tmp_path / "b"))
     assert result.exit_code == 1 and "only in this machine's local OCI store" in result.stderr
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.partial*"))

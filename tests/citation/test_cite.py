@@ -14,7 +14,7 @@ from preserve.citation.cff import validate_cff
 from preserve.doi.datacite import DataCiteProvider
 from preserve.doi.metadata import Person, build_attributes
 from preserve.doi.mint import mint
-from preserve.doi.sandbox import SandboxProvider
+from preserve.doi.providers import open_provider
 from preserve.doi.validation import to_xml
 from preserve.errors import CitationError
 from preserve.settings import Settings
@@ -31,7 +31,7 @@ HOSTILE = "Evil } @misc{x, title={pwned}} \\input{/etc/passwd} $x$ 100% <script>
 def sandbox_doi() -> str:
     settings = Settings.load(overrides={"doi_resolver": CLOSED})
     info = sample_info()
-    mint(SandboxProvider.from_settings(settings), info.doi, build_attributes(info))
+    mint(open_provider(settings, "sandbox"), info.doi, build_attributes(info))
     return info.doi
 
 
