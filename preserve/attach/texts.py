@@ -14,22 +14,11 @@ from urllib.parse import quote
 
 import jinja2
 
+from preserve.citation.bibtex import LATEX_SPECIALS
+
 Format = Literal["md", "tex"]
 
-_TEX = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "$": r"\$",
-    "&": r"\&",
-    "%": r"\%",
-    "#": r"\#",
-    "_": r"\_",
-    "^": r"\textasciicircum{}",
-    "~": r"\textasciitilde{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-}
+_TEX = {**LATEX_SPECIALS, "<": r"\textless{}", ">": r"\textgreater{}"}
 _MD_SPECIAL = set("\\`*_{}[]()<>#+!|~")
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_BIBTEX_SPECIAL = {
+LATEX_SPECIALS = {  # BibTeX values are LaTeX text
     "\\": r"\textbackslash{}",
     "{": r"\{",
     "}": r"\}",
@@ -30,7 +30,7 @@ def _one_line(text: object) -> str:
 
 
 def bibtex_escape(text: object) -> str:
-    return "".join(_BIBTEX_SPECIAL.get(c, c) for c in _one_line(text))
+    return "".join(LATEX_SPECIALS.get(c, c) for c in _one_line(text))
 
 
 def _name(name: Mapping[str, Any]) -> str:
