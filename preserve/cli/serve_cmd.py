@@ -19,8 +19,9 @@ from preserve.cli._context import AppContext
     help="sqlite:///PATH (default: catalogue.sqlite in the data directory) or "
     "postgresql://USER@HOST:PORT/DATABASE.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Errors as JSON (the service logs as usual).")
 @click.pass_obj
-def serve(app: AppContext, bind: str | None, database: str | None) -> None:
+def serve(app: AppContext, bind: str | None, database: str | None, as_json: bool) -> None:
     """Serve DOI landing pages and the catalogue of published functions.
 
     Read-only for anonymous users; publishing into it needs catalogue.token

@@ -36,6 +36,8 @@ def test_configuration_error_is_json(command: str, tmp_path: Path) -> None:
     args |= {"push": [str(tmp_path)], "pull": ["local:x"], "publish": [str(tmp_path)]}
     args |= {"resolve": ["10.5072/x"], "deploy": ["10.5072/x"], "functions": []}
     args |= {"invoke": ["x", "--input", "a=b"], "undeploy": ["x"], "logs": ["x"]}
+    args |= {"cite": ["10.5072/x"], "serve": []}
+    args |= {"attach": ["10.5072/x", "-o", str(tmp_path / "bundle")]}
     proc = run_preserve(command, *args[command], "--json", env={"PRESERVE_CONFIG": str(config)})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = error_document(proc.stdout)
