@@ -28,7 +28,10 @@ def _client(settings: Settings) -> tuple[ApiClient, dict[str, str]]:
             hint="set PRESERVE_CATALOGUE_TOKEN (or catalogue.token in the config file)",
         )
     headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    return ApiClient(url, service="the catalogue", retry=Retry(attempts=3)), headers
+    client = ApiClient(
+        url, service="the catalogue", retry=Retry(attempts=3), network=settings.network
+    )
+    return client, headers
 
 
 def submit(
@@ -48,7 +51,7 @@ def submit(
         "attributes": dict(attributes),
         "crate": read_bounded(crate_metadata, MAX_METADATA_BYTES).decode("utf-8"),
     }
-    resp, _ = client.request("POST", "api/functions", json=body, headers=headers)
+    resp = client.request("POST", "api/functions", json=body, headers=headers)
     answer = json_body(resp)
     if resp.status_code not in (200, 201):
         raise DoiError(
@@ -72,7 +75,7 @@ def report_rerun(settings: Settings, report: Mapping[str, Any]) -> None:
         "when": (report.get("run") or {}).get("end"),
         "reporter": report.get("reporter") or "",
     }
-    resp, _ = client.request("POST", "api/reruns", json=body, headers=headers)
+    resp = client.request("POST", "api/reruns", json=body, headers=headers)
     if resp.status_code != 201:
         raise DoiError(
             f"the catalogue at {settings.catalogue.url} did not record the rerun "

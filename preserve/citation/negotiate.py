@@ -39,9 +39,9 @@ def negotiate(
         base, service = settings.doi_resolver, "the DOI resolver"
         accept = media_type + (f"; style={style}; locale=en-US" if style else "")
         path, headers = quote(resolved.doi, safe="/"), {"Accept": accept}
-    client = ApiClient(base, service=service, retry=Retry(attempts=1))
+    client = ApiClient(base, service=service, retry=Retry(attempts=1), network=settings.network)
     try:
-        resp, _ = client.request("GET", path, params=params, headers=headers)
+        resp = client.request("GET", path, params=params, headers=headers)
     except DoiError:
         return None  # unreachable, or 429/5xx (DataCite answers 500 for unknown styles)
     ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
