@@ -31,15 +31,17 @@ def test_podman_pulls_by_reference_with_credentials_in_a_private_file() -> None:
         image_id=None,
         reference=REF,
         insecure=True,
-        auth={"username": "ada", "password": "pw"},
+        auth={"username": "ada", "password": "s3cr3t-pw"},  # "-": never in a temp name
     )
     with auth_file(image.auth, REF) as path:
         assert path is not None
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-        assert json.loads(path.read_text()) == {"auths": {"127.0.0.1:5000": {"auth": "YWRhOnB3"}}}
+        assert json.loads(path.read_text()) == {
+            "auths": {"127.0.0.1:5000": {"auth": "YWRhOnMzY3IzdC1wdw=="}}
+        }
         argv = pull_argv("podman", image, path)
     assert not path.exists()
     assert argv == ["podman", "pull", "--quiet", "--authfile", str(path), "--tls-verify=false", REF]
-    assert "pw" not in " ".join(argv)
+    assert "s3cr3t-pw" not in " ".join(argv)
     with auth_file(None, REF) as none:
         assert none is None
