@@ -72,10 +72,15 @@ class Entry:
 
 
 def commands(entry: Entry) -> dict[str, str]:
-    """Copyable commands: rerun with preserve; deploy (run) the pinned image as it is."""
-    out = {"rerun": f"preserve rerun {entry.doi}", "cite": f"preserve cite {entry.doi}"}
+    """Copyable commands: rerun, deploy as a function (any target; local shown), cite;
+    the pinned image's pull only when it lives on a registry."""
+    out = {
+        "rerun": f"preserve rerun {entry.doi}",
+        "deploy": f"preserve deploy {entry.doi} --to local",
+        "cite": f"preserve cite {entry.doi}",
+    }
     if entry.image_ref and not entry.image_ref.startswith("local:"):
-        out["deploy"] = f"docker pull {entry.image_ref}"
+        out["pull"] = f"docker pull {entry.image_ref}"
     return out
 
 

@@ -99,6 +99,7 @@ def test_catalogue_in_chromium(
     [result] = browser.find_elements(By.CSS_SELECTOR, "li.function")
     commands = [c.text for c in result.find_elements(By.CSS_SELECTOR, ".command code")]
     assert f"preserve rerun {doi}" in commands
+    assert f"preserve deploy {doi} --to local" in commands
     assert f"docker pull {published['image_ref']}" not in commands  # local store: no pull
     screenshot(browser, f"search-{db}")
 
