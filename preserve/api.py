@@ -258,6 +258,7 @@ def invoke(
     config: Mapping[str, object] | None = None,
     target: str | None = None,
     timeout: float | None = None,
+    event: Mapping[str, str] | None = None,
     settings: Settings | None = None,
     progress: Progress = QUIET,
 ) -> dict[str, object]:
@@ -266,7 +267,9 @@ def invoke(
     document (``status``, ``key``, ``outputs``, ``crate``...). A call with the same
     invocation key as a completed one returns that one's result without running.
     A failed call raises :class:`~preserve.errors.InvocationFailed` (its ``result``
-    names the crate that records the failure) or :class:`~preserve.errors.TargetError`."""
+    names the crate that records the failure) or :class:`~preserve.errors.TargetError`.
+    ``event`` is the storage event that started the call (``kind``, ``source``,
+    ``subject``, ``type``, ``time``, ``id``, ``derived_from``), for the crate."""
     from preserve.functions.invoke import invoke as _invoke
 
     return _invoke(
@@ -277,6 +280,7 @@ def invoke(
         output_to=output_to,
         target=target,
         timeout=timeout,
+        event=event,
         progress=progress,
     )
 

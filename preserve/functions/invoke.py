@@ -55,16 +55,20 @@ def invoke(
     output_to: str | None = None,
     target: str | None = None,
     timeout: float | None = None,
+    event: Mapping[str, str] | None = None,
     progress: Progress = QUIET,
 ) -> dict[str, Any]:
     """Call the function ``what`` (a deployment's name, or a DOI or reference: deployed
-    to ``target``, by default the local one, if it is not yet) and wait for its result."""
+    to ``target``, by default the local one, if it is not yet) and wait for its result.
+    ``event``: the storage event that started the call, for its crate (a watcher's)."""
     deployment = resolve(what, target, settings, progress)
     document: dict[str, Any] = {"inputs": dict(inputs)}
     if output_to is not None:
         document["output_to"] = output_to
     if config:
         document["config"] = dict(config)
+    if event:
+        document["event"] = dict(event)
     params = _checked(deployment, [document])[0]
     key = host_key(deployment.spec, params, settings)
     prepared = _prepare(deployment, params, settings, timeout, progress, key)
@@ -253,31 +257,50 @@ def resolve(what: str, target: str | None, settings: Settings, progress: Progres
     return deploy(what, to=wanted, settings=settings, progress=progress).deployment
 
 
-def host_key(spec: Mapping[str, Any], params: Parameters, settings: Settings) -> str | None:
+Material = dict[str, Any]  # what the key knows of one input: uri, size, checksum
+
+
+def host_key(
+    spec: Mapping[str, Any],
+    params: Parameters,
+    settings: Settings,
+    known: Mapping[str, Material] | None = None,
+) -> str | None:
     """The invocation key as the shim will compute it (the same storage answers, the same
-    choice of checksum), if the storage tells enough; None when only the shim can."""
+    choice of checksum), if the storage tells enough; None when only the shim can.
+    ``known``: inputs already described (a watcher's source did), by name."""
     material = {}
     for name, item in spec["inputs"].items():
         given = params.inputs.get(name)
-        if given is None and not item.get("remote"):
+        if known and name in known:
+            material[name] = dict(known[name])
+        elif given is None and not item.get("remote"):
             material[name] = {
                 "uri": item["bundled"],
                 "size": item["size"],
                 "checksum": f"sha256:{item['sha256']}",
             }
-            continue
-        uri = given or item["uri"]
-        try:
-            found = resolver_for(uri, settings).stat(uri)
-            checksum = checksum_token(found.checksums)
-            if checksum is None and scheme_of(uri) == "file":
-                checksum = "sha256:" + sha256_file(local_path(uri)).sha256
-        except PreserveError:
-            return None  # the shim will say what is wrong with it
-        if checksum is None:
-            return None
-        material[name] = {"uri": redact_uri(uri), "size": found.size, "checksum": checksum}
+        else:
+            found = input_material(settings, given or item["uri"])
+            if found is None:
+                return None
+            material[name] = found
     return invocation_key(spec["function"], material, params.config)
+
+
+def input_material(settings: Settings, uri: str) -> Material | None:
+    """An input's part of the key (the storage's strongest checksum; a local file's
+    SHA-256), or None when the storage tells too little (the shim will say why)."""
+    try:
+        found = resolver_for(uri, settings).stat(uri)
+        checksum = checksum_token(found.checksums)
+        if checksum is None and scheme_of(uri) == "file":
+            checksum = "sha256:" + sha256_file(local_path(uri)).sha256
+    except PreserveError:
+        return None
+    if checksum is None:
+        return None
+    return {"uri": redact_uri(uri), "size": found.size, "checksum": checksum}
 
 
 def failed_crate(

@@ -177,6 +177,11 @@ def redacted(parameters: Mapping[str, Any]) -> dict[str, Any]:
     out["inputs"] = {k: redact_uri(v) for k, v in (parameters.get("inputs") or {}).items()}
     if parameters.get("output_to"):
         out["output_to"] = redact_uri(str(parameters["output_to"]))
+    if parameters.get("event"):
+        out["event"] = {
+            k: redact_uri(v) if k in ("subject", "derived_from", "source") else v
+            for k, v in parameters["event"].items()
+        }
     return out
 
 

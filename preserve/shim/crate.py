@@ -220,6 +220,9 @@ def graph(spec: Mapping[str, Any], call: Invocation, recipe: FileFact) -> dict[s
         "mentions": mentions,
         "isBasedOn": _ref(spec["based_on"]),
     }
+    derived = _derived_from(call)
+    if derived:  # a chain: the crate whose output this call's input is
+        root["isBasedOn"] = [_ref(spec["based_on"]), _ref(derived["@id"])]
     for key in ("license", "author", "publisher", "keywords", "version"):
         if published.get(key):
             root[key] = published[key]
@@ -253,7 +256,23 @@ def graph(spec: Mapping[str, Any], call: Invocation, recipe: FileFact) -> dict[s
     ]
     if call.trigger is not None:
         entities.append(_trigger(call.trigger))
+    if derived:
+        entities.append(derived)
     return document(entities)
+
+
+def _derived_from(call: Invocation) -> dict[str, Any] | None:
+    """The invocation crate a chained call's input came from (a watcher says which)."""
+    uri = call.trigger.attributes.get("derived_from") if call.trigger else None
+    if not uri:
+        return None
+    return {
+        "@id": uri,
+        "@type": "CreativeWork",
+        "name": "The invocation crate this invocation's input came from",
+        "description": "An earlier invocation wrote the input of this one into watched "
+        "storage; its crate records how that input was made.",
+    }
 
 
 def _action(
@@ -330,6 +349,8 @@ def _trigger(trigger: Trigger) -> dict[str, Any]:
         entity["identifier"] = attrs["id"]
     if attrs.get("time"):
         entity["startDate"] = attrs["time"]
+    if attrs.get("derived_from"):
+        entity["about"] = _ref(attrs["derived_from"])
     return entity
 
 

@@ -3,13 +3,17 @@
 Parameters (the ``value`` of OpenWhisk's ``/run``, the body of an HTTP call or
 the data of a CloudEvent, OSCAR's ``$EVENT``)::
 
-    {"inputs": {NAME: URI, ...}, "output_to": URI, "config": {...}}
+    {"inputs": {NAME: URI, ...}, "output_to": URI, "config": {...}, "event": {...}}
 
 ``inputs`` names data by URI, never carries it (OpenWhisk limits parameters to
 1 MB); an input left out is the one the published run recorded. ``output_to``
 is the folder that receives the outputs and the invocation's crate; left out,
 the function's default (set at deploy time) plus a folder per invocation.
-``config`` overrides keys of the recorded configuration.
+``config`` overrides keys of the recorded configuration. ``event`` (optional)
+is the storage event that started the call, as a watcher saw it (``kind``,
+``source``, ``subject``, ``type``, ``time``, ``id``, and in a chain
+``derived_from``: the invocation crate the input came from); the crate records
+it. It is not part of the invocation key.
 
 A raw storage event (dCache's SSE ``data``, an S3/MinIO notification) is
 accepted in place of parameters: it is bound to the function's only input, or
@@ -32,11 +36,15 @@ from typing import Any, Mapping
 from urllib.parse import quote, unquote, unquote_plus
 
 MAX_PARAMETERS = 1 << 20  # OpenWhisk's limit on parameters and results
-PARAMETER_KEYS = frozenset(("inputs", "output_to", "config"))
+PARAMETER_KEYS = frozenset(("inputs", "output_to", "config", "event"))
 COMPLETED, FAILED = "completed", "failed"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 # CloudEvents 1.0 context attributes a trigger record keeps.
 CE_ATTRIBUTES = ("id", "source", "type", "subject", "time", "specversion")
+# What a watcher's ``event`` parameter may say (CloudEvents attributes, the kind, the chain).
+EVENT_KEYS = frozenset(("kind", "id", "source", "type", "subject", "time", "derived_from"))
+TRIGGER_KINDS = frozenset(("storage-event", "cloudevent"))
+MAX_EVENT_VALUE = 4096
 
 
 # A platform's id of a call names the call's work folder: nothing else gets through.
@@ -70,6 +78,7 @@ class Parameters:
     inputs: dict[str, str] = field(default_factory=dict)
     output_to: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    event: dict[str, str] = field(default_factory=dict)  # the watcher's event (see above)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"inputs": dict(self.inputs)}
@@ -77,7 +86,16 @@ class Parameters:
             doc["output_to"] = self.output_to
         if self.config:
             doc["config"] = self.config
+        if self.event:
+            doc["event"] = dict(self.event)
         return doc
+
+    def trigger(self, default: Trigger | None) -> Trigger | None:
+        """The watcher's event when there is one, else what the protocol says."""
+        if not self.event:
+            return default
+        attrs = {k: v for k, v in self.event.items() if k != "kind"}
+        return Trigger(self.event.get("kind") or "storage-event", attrs)
 
 
 @dataclass(frozen=True)
@@ -133,7 +151,23 @@ def parameters(document: Any, spec: Mapping[str, Any]) -> Parameters:
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise bad_request("config must be a JSON object of overrides")
-    return Parameters(dict(inputs), output_to, config)
+    return Parameters(dict(inputs), output_to, config, _event(document.get("event")))
+
+
+def _event(event: Any) -> dict[str, str]:
+    """The ``event`` parameter, checked: short strings under known names."""
+    if event is None:
+        return {}
+    if not isinstance(event, dict) or not all(
+        k in EVENT_KEYS and isinstance(v, str) and 0 < len(v) <= MAX_EVENT_VALUE
+        for k, v in event.items()
+    ):
+        raise bad_request(
+            "event must map " + ", ".join(sorted(EVENT_KEYS)) + " to short strings",
+        )
+    if event.get("kind", "storage-event") not in TRIGGER_KINDS:
+        raise bad_request(f"event kind must be one of {', '.join(sorted(TRIGGER_KINDS))}")
+    return dict(event)
 
 
 # -- raw storage events ----------------------------------------------------------------

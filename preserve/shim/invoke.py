@@ -87,6 +87,7 @@ def call(
 ) -> dict[str, Any]:
     """Run one call; the result document (``status`` says whether it failed)."""
     spec = ctx.spec
+    trigger = params.trigger(trigger)
     limit = timeout or (spec.get("resources") or {}).get("timeout") or DEFAULT_TIMEOUT
     deadline = time.monotonic() + float(limit)
     state = _State(invocation_id, crate.now())
