@@ -112,6 +112,10 @@ class TargetError(PreserveError):
         self.retry_after = retry_after  # seconds the platform asked to wait (429, 503)
 
 
+class SourceError(PreserveError):
+    """An event source (dCache storage events, a CloudEvents receiver, a folder) failed."""
+
+
 class InvocationFailed(PreserveError):
     """A function ran and failed; its crate records the failure."""
 

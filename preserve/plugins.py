@@ -21,6 +21,7 @@ entry-point group          config section  interface
 ``preserve.doi_providers`` ``doi``         :class:`preserve.doi.providers.DoiProvider`
 ``preserve.runners``       ``runners``     :class:`preserve.runners.base.Runner`
 ``preserve.targets``       ``targets``     :class:`preserve.targets.base.Target`
+``preserve.sources``       ``sources``     :class:`preserve.events.sources.base.Source`
 =========================  ==============  =========================================
 
 ``preserve.catalogue_stores`` (:class:`preserve.catalogue.stores.CatalogueStore`)
@@ -61,7 +62,8 @@ STORES = Group("preserve.stores", "stores", "OCI store")
 DOI_PROVIDERS = Group("preserve.doi_providers", "doi", "DOI provider")
 RUNNERS = Group("preserve.runners", "runners", "runner")
 TARGETS = Group("preserve.targets", "targets", "function target")
-GROUPS = (BUILDERS, RESOLVERS, STORES, DOI_PROVIDERS, RUNNERS, TARGETS)
+SOURCES = Group("preserve.sources", "sources", "event source")
+GROUPS = (BUILDERS, RESOLVERS, STORES, DOI_PROVIDERS, RUNNERS, TARGETS, SOURCES)
 # Catalogue databases are made from a database URL (``sqlite://``, ``postgresql://``), by
 # URL scheme, not from a [section.NAME] table: loaded through their group, not in GROUPS.
 CATALOGUE_STORES = Group("preserve.catalogue_stores", "catalogue", "catalogue database")

@@ -146,6 +146,7 @@ class Settings(_Section):
     doi: PluginTables = _tables(plugins.DOI_PROVIDERS)
     runners: PluginTables = _tables(plugins.RUNNERS)
     targets: PluginTables = _tables(plugins.TARGETS)
+    sources: PluginTables = _tables(plugins.SOURCES)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     config_file: Path | None = Field(None, exclude=True)

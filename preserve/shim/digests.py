@@ -59,6 +59,17 @@ def _to_hex(algorithm: str, value: str) -> str | None:
     return raw.hex() if len(raw) == length else None
 
 
+def wanted(header: str = WANT_DIGEST) -> set[str]:
+    """The algorithms a ``Want-Digest`` header asks for (q > 0), by our names."""
+    out = set()
+    for item in header.split(","):
+        name, _, q = item.partition(";")
+        algorithm = _NAMES.get(name.strip().lower())
+        if algorithm and q.strip() not in ("q=0", "q=0.0"):
+            out.add(algorithm)
+    return out
+
+
 def parse_digest(header: str | None) -> dict[str, str]:
     """Checksums in an RFC 3230 ``Digest`` header (or dCache ``Checksums`` property)."""
     out: dict[str, str] = {}

@@ -241,21 +241,25 @@ def cloudevent(headers: Mapping[str, str], body: bytes) -> tuple[Any, Trigger] |
     lower = {k.lower(): v for k, v in headers.items()}
     content_type = lower.get("content-type", "").split(";")[0].strip().lower()
     if content_type == CLOUDEVENTS_JSON:
-        event = parse_json(body, "the structured CloudEvent")
-        if not isinstance(event, dict):
-            raise bad_request("the structured CloudEvent is not a JSON object")
-        _require_attributes(event, "")
-        data = event.get("data")
-        if data is None and "data_base64" in event:
-            raise bad_request("CloudEvent data_base64 is not parameters (send JSON data)")
-        attrs = {k: str(event[k]) for k in CE_ATTRIBUTES if k in event}
-        return data, Trigger("cloudevent", attrs)
+        return structured(parse_json(body, "the structured CloudEvent"))
     if "ce-specversion" in lower:
         # Header values are percent-encoded (HTTP binding 3.1.3.2).
         attrs = {k: unquote(lower[f"ce-{k}"]) for k in CE_ATTRIBUTES if f"ce-{k}" in lower}
         _require_attributes(attrs, "ce-")
         return parse_json(body, "the CloudEvent data"), Trigger("cloudevent", attrs)
     return None
+
+
+def structured(event: Any) -> tuple[Any, Trigger]:
+    """``(data, Trigger)`` of one CloudEvent in the JSON format (structured or batched)."""
+    if not isinstance(event, dict):
+        raise bad_request("the structured CloudEvent is not a JSON object")
+    _require_attributes(event, "")
+    data = event.get("data")
+    if data is None and "data_base64" in event:
+        raise bad_request("CloudEvent data_base64 is not parameters (send JSON data)")
+    attrs = {k: str(event[k]) for k in CE_ATTRIBUTES if k in event}
+    return data, Trigger("cloudevent", attrs)
 
 
 def _require_attributes(event: Mapping[str, Any], prefix: str) -> None:

@@ -1,0 +1,1 @@
+"""Event sources: dCache storage events, CloudEvents over HTTP, local folders."""
