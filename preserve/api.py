@@ -23,6 +23,7 @@ call the same functions::
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 from preserve.capture import CaptureResult
 from preserve.doi.resolve import ResolvedDoi
 from preserve.errors import InvocationFailed, NotReproduced, PreserveError, TargetError
+from preserve.events.model import WatchResult
 from preserve.functions.deploy import DeployResult
 from preserve.oci.stores import PulledCrate
 from preserve.progress import QUIET, Progress
@@ -52,8 +54,11 @@ __all__ = [
     "ResolvedDoi",
     "Settings",
     "TargetError",
+    "WatchResult",
     "capture",
     "deploy",
+    "event",
+    "events",
     "functions",
     "invoke",
     "invoke_batch",
@@ -63,7 +68,9 @@ __all__ = [
     "push",
     "rerun",
     "resolve",
+    "retry_event",
     "undeploy",
+    "watch",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -329,3 +336,54 @@ def logs(name: str, invocation: str | None = None, *, settings: Settings | None 
     from preserve.functions.deploy import logs as _logs
 
     return _logs(name, invocation, settings=_settings(settings))
+
+
+def watch(
+    rules: PathLike,
+    *,
+    once: bool = False,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+    stop: threading.Event | None = None,
+    abandon: threading.Event | None = None,
+) -> WatchResult:
+    """Watch every source the rules file ``rules`` names and run the matching function for
+    every matching event, until ``stop`` is set (running invocations are waited for, or
+    handed back to the journal once ``abandon`` is set too). ``once``: process what is
+    pending and what a listing of the sources finds, then return."""
+    from preserve.events.watch import watch as _watch
+
+    return _watch(
+        Path(rules),
+        settings=_settings(settings),
+        once=once,
+        progress=progress,
+        stop=stop,
+        abandon=abandon,
+    )
+
+
+def events(state: str | None = None, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The journal's invocations (all, or those in ``state``: received, running,
+    succeeded, failed, dead), oldest first."""
+    from preserve.events.journal import opened
+
+    with opened(_settings(settings).data_dir) as journal:
+        return journal.listing(state)
+
+
+def event(key: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    """One invocation of the journal (its key, or a unique prefix of 8+ characters):
+    state, attempts, result, crate, and every event that was delivered for it."""
+    from preserve.events.journal import opened
+
+    with opened(_settings(settings).data_dir) as journal:
+        return journal.show(key)
+
+
+def retry_event(key: str, *, settings: Settings | None = None) -> str:
+    """Run a failed or dead invocation again (at the watcher's next look); its full key."""
+    from preserve.events.journal import opened
+
+    with opened(_settings(settings).data_dir) as journal:
+        return journal.retry(key)

@@ -47,6 +47,8 @@ COMMANDS = {
     "cite": "preserve.cli.publication_cmd:cite",
     "attach": "preserve.cli.publication_cmd:attach",
     "serve": "preserve.cli.serve_cmd:serve",
+    "watch": "preserve.cli.events_cmd:watch",
+    "events": "preserve.cli.events_cmd:events",
 }
 
 
@@ -83,6 +85,7 @@ def cli(ctx: click.Context, config_file: Path | None, debug: bool) -> None:
     After an analysis:  preserve capture DIR -> push -> publish (DOI)
     From a paper:       preserve rerun DOI
     On new data:        preserve deploy DOI --to local -> invoke NAME --input X=URI
+    As data arrives:    preserve watch RULES.yaml; preserve events
     Set-up check:       preserve doctor
     """
     ctx.obj = AppContext(config_file=config_file, debug=debug)

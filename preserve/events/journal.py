@@ -12,8 +12,10 @@
   failed``, and a failed one is tried again until ``dead``.
 * ``cursors``: where each source resumes.
 
-Every transaction is committed with ``synchronous=FULL``: once a source was told
-"committed", a crash or ``kill -9`` loses nothing. An invocation found
+Deliveries are committed with ``synchronous=FULL`` (flushed to disk before a
+source is told, so not even a power cut loses an acknowledged event); state
+changes with ``NORMAL`` (WAL: a crash or ``kill -9`` loses nothing, a power cut
+at worst a state change, and the run is answered again by its key). An invocation found
 ``running`` at start-up was interrupted: it goes back to ``received`` (the
 function's own key check answers it if it had completed).
 """
@@ -24,7 +26,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     received TEXT NOT NULL,
     settle_until REAL NOT NULL,
     state TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
     key TEXT,
     error TEXT
 );
@@ -142,7 +145,7 @@ class Journal:
         self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -150,15 +153,22 @@ class Journal:
             self.db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; ``durable``: flushed to disk before this returns."""
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            if durable:
+                self.db.execute("PRAGMA synchronous=FULL")
             try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            finally:
+                if durable:
+                    self.db.execute("PRAGMA synchronous=NORMAL")
 
     # -- deliveries ------------------------------------------------------------------
 
@@ -184,7 +194,7 @@ class Journal:
             )
             for d in deliveries
         ]
-        with self._tx() as db:
+        with self._tx(durable=True) as db:
             db.executemany(
                 "INSERT INTO deliveries (rule, uri, path, event, parts, received, settle_until,"
                 " state) VALUES (?,?,?,?,?,?,?,'pending')",
@@ -270,6 +280,17 @@ class Journal:
                 )
             self._close_deliveries(db, pending.ids, "resolved", new.key, None)
         return created
+
+    def postpone(self, pending: Pending, error: str, backoff: Callable[[int], float]) -> int:
+        """Describe ``pending`` again in ``backoff(tries)`` seconds; its tries so far."""
+        with self._tx() as db:
+            row = db.execute("SELECT tries FROM deliveries WHERE id = ?", (pending.ids[0],))
+            tries = int(row.fetchone()[0]) + 1
+            db.executemany(
+                "UPDATE deliveries SET settle_until = ?, error = ?, tries = ? WHERE id = ?",
+                [(time.time() + backoff(tries), error, tries, i) for i in pending.ids],
+            )
+        return tries
 
     def drop(self, pending: Pending, state: str, error: str) -> None:
         """Deliveries that lead nowhere: ``gone`` (no such file) or ``refused`` (and why)."""

@@ -58,3 +58,21 @@ class Described:
     uri: str
     size: int | None
     checksum: str  # ALGORITHM:HEX, the strongest the storage keeps (as the shim picks it)
+
+
+@dataclass
+class WatchResult:
+    rules: list[str]
+    invocations: dict[str, int]  # by state, the whole journal
+    recovered: int = 0  # left running by a watcher that was killed
+    handed_back: int = 0  # running when this one stopped, back in the journal
+    ran: dict[str, int] = field(default_factory=dict)  # what this run ended, by state
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rules": self.rules,
+            "invocations": self.invocations,
+            "ran": self.ran,
+            "recovered": self.recovered,
+            "handed_back": self.handed_back,
+        }

@@ -82,4 +82,5 @@ def open_source(address: str, settings: Settings) -> Source:
         raise ConfigError(f"{address!r} names no event source", hint="see the README's sources")
     rest = address.split("+", 1)[1] if address.startswith(kind + "+") else address
     source: Source = plugins.create(plugins.SOURCES, kind, settings, address=rest)
+    source.address = address  # events name their source as the rules do
     return source

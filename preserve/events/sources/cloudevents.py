@@ -37,7 +37,7 @@ from preserve.errors import ConfigError, SourceError
 from preserve.events.model import Described, Event, now_iso
 from preserve.events.rules import Rule
 from preserve.events.sources.base import Sink, SourceOptions
-from preserve.functions.invoke import data_client, input_material
+from preserve.functions.invoke import input_material
 from preserve.settings import Settings
 from preserve.shim.documents import (
     MAX_PARAMETERS,
@@ -76,7 +76,7 @@ class CloudEventsSource:
         self.address = f"cloudevents+{address.rstrip('/')}"
         self.host = options.bind or parts.hostname
         self.port = parts.port
-        self.client = data_client(settings)
+        self.settings = settings
 
     @classmethod
     def from_settings(
@@ -100,7 +100,7 @@ class CloudEventsSource:
                 return None
             except OSError as exc:
                 raise SourceError(f"{redact_uri(uri)}: {exc.strerror}") from exc
-        material = input_material(self.client, uri)
+        material = input_material(self.settings, uri)
         if material is None:
             raise SourceError(
                 f"{redact_uri(uri)}: the storage did not say its size and checksum",

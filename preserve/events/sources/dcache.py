@@ -127,6 +127,8 @@ class DcacheSource:
             except ChannelGone:
                 log.warning("dCache %s: the channel is gone; making a new one", self.api)
                 self.channel = None
+            except ConfigError:
+                raise  # refused credentials, too many watches: trying again will not help
             except PreserveError as exc:
                 log.warning("dCache %s: %s; reconnecting", self.api, exc.message)
             if time.monotonic() - started > 60:

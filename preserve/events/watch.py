@@ -1,0 +1,233 @@
+"""``preserve watch RULES.yaml``: watch every source the rules name, run what matches.
+
+Start-up: the rules load (schema, loops), every source is built from its
+``[sources.NAME]`` table, every rule's function is found (deployed to its target
+first when it is a DOI or a reference that is not), one watcher takes the
+journal (a lock beside it), and invocations a killed watcher left running go
+back to be run. Then the sources run in threads, offering events to the
+pipeline; a resolver thread turns settled deliveries into invocations, a
+dispatcher thread starts them.
+
+``once``: list what the sources watch, process it all (chains too: listing
+again until nothing new appears), and return. Otherwise run until ``stop`` is
+set; then take no more events, wait for running invocations, or, when
+``abandon`` is set too, hand them back to the journal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from preserve.errors import ConfigError, PreserveError, SourceError
+from preserve.events import rules as rules_mod
+from preserve.events.dispatch import Dispatcher, Invoker, api_invoker
+from preserve.events.journal import Claimed, Journal, database
+from preserve.events.model import WatchResult
+from preserve.events.pipeline import Bound, Pipeline
+from preserve.events.sources.base import Source, open_source
+from preserve.functions.invoke import resolve as resolve_function
+from preserve.progress import QUIET, Progress
+from preserve.settings import Settings
+from preserve.shim.documents import ShimError, event_input
+from preserve.shim.redact import redact_uri
+
+log = logging.getLogger(__name__)
+TICK = 0.05  # seconds between looks at the journal when nothing woke the loops
+
+
+def prepare(
+    path: Path, settings: Settings, progress: Progress = QUIET
+) -> tuple[rules_mod.Rules, dict[str, Bound]]:
+    """The rules of ``path``, each bound to its function and source (checked)."""
+    rules = rules_mod.load(path)
+    sources: dict[str, Source] = {a: open_source(a, settings) for a in rules.sources}
+    rules_mod.check_loops(rules, lambda r: sources[r.source].watched(r.glob.text))
+    return rules, {r.name: bind(r, sources[r.source], settings, progress) for r in rules.rules}
+
+
+def bind(rule: rules_mod.Rule, source: Source, settings: Settings, progress: Progress) -> Bound:
+    label = f"rule {rule.name!r}"
+    try:
+        deployment = resolve_function(rule.function, rule.target, settings, progress)
+    except PreserveError as exc:
+        raise type(exc)(f"{label}: {exc.message}", hint=exc.hint) from exc
+    spec = deployment.spec
+    try:
+        name = rule.input or event_input(spec)
+    except ShimError as exc:
+        raise ConfigError(f"{label}: {exc.message}", hint="give run.input: NAME") from exc
+    if name not in spec["inputs"]:
+        raise ConfigError(
+            f"{label}: at run.input: {deployment.function} has no input {name!r}",
+            hint=f"its inputs: {', '.join(sorted(spec['inputs'])) or 'none'}",
+        )
+    bound = Bound(rule, deployment, name, source)
+    if rule.outputs is None and bound.default_output("0" * 20) is None:
+        raise ConfigError(
+            f"{label}: no run.outputs, and {deployment.name} has no default output folder",
+            hint="give run.outputs: URI (a template), or deploy with --output-to URI",
+        )
+    return bound
+
+
+@contextmanager
+def only_watcher(data_dir: Path) -> Iterator[None]:
+    """One watcher per journal: a second one would run everything twice."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "events.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigError(
+                f"another watcher is using the journal in {data_dir}",
+                hint="stop it first, or give this one another data_dir",
+            ) from exc
+        yield
+
+
+def watch(
+    path: Path,
+    *,
+    settings: Settings,
+    once: bool = False,
+    progress: Progress = QUIET,
+    stop: threading.Event | None = None,
+    abandon: threading.Event | None = None,
+    invoker: Invoker | None = None,
+    max_backlog: int | None = None,
+) -> WatchResult:
+    """Watch the sources of the rules in ``path`` and run what matches (see the module)."""
+    rules, bound = prepare(path, settings, progress)
+    stop = stop or threading.Event()
+    abandon = abandon or threading.Event()
+    with only_watcher(settings.data_dir):
+        journal = Journal(database(settings.data_dir))
+        try:
+            run = _Run(journal, rules, bound, settings, progress, invoker, max_backlog)
+            return run.once() if once else run.forever(stop, abandon)
+        finally:
+            journal.close()
+
+
+class _Run:
+    """One watcher's threads: sources, resolver, dispatcher."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        rules: rules_mod.Rules,
+        bound: Mapping[str, Bound],
+        settings: Settings,
+        progress: Progress,
+        invoker: Invoker | None,
+        max_backlog: int | None,
+    ) -> None:
+        self.journal = journal
+        self.rules = rules
+        self.bound = bound
+        self.progress = progress
+        self.result = WatchResult([r.name for r in rules.rules], {})
+        self.result.recovered = journal.recover()
+        if self.result.recovered:
+            progress.step(f"{self.result.recovered} invocation(s) a stopped watcher left running")
+        self.pipeline = Pipeline(
+            journal, bound, settings, max_depth=rules.max_depth, max_backlog=max_backlog
+        )
+        self.dispatcher = Dispatcher(
+            journal, bound, invoker or api_invoker(settings), on_end=self._ended
+        )
+        self.failure: PreserveError | None = None
+        self.halt = threading.Event()
+
+    def _ended(self, claimed: Claimed, state: str, error: str | None) -> None:
+        self.result.ran[state] = self.result.ran.get(state, 0) + 1
+        what = f"{claimed.rule}: {redact_uri(claimed.uri)}: {state}"
+        self.progress.step(what + (f": {error}" if error else f" ({claimed.key[:16]})"))
+
+    def _loop(self, step: Callable[[], int]) -> None:
+        while not self.halt.is_set():
+            try:
+                if not step():
+                    self.halt.wait(TICK)
+            except PreserveError as exc:  # the journal or a source said no: stop the watcher
+                self.failure = exc
+                self.halt.set()
+
+    def _start_loops(self) -> list[threading.Thread]:
+        threads = [
+            threading.Thread(target=self._loop, args=(f,), name=n, daemon=True)
+            for f, n in ((self.pipeline.resolve, "resolver"), (self.dispatcher.tick, "dispatch"))
+        ]
+        for t in threads:
+            t.start()
+        return threads
+
+    def _finish(self, threads: list[threading.Thread]) -> WatchResult:
+        self.halt.set()
+        for t in threads:
+            t.join(10)
+        self.dispatcher.close()
+        self.result.invocations = self.journal.counts()
+        if self.failure is not None:
+            raise self.failure
+        return self.result
+
+    def once(self) -> WatchResult:
+        threads = self._start_loops()
+        try:
+            seen = -1
+            while not self.halt.is_set():
+                for source in {b.source.address: b.source for b in self.bound.values()}.values():
+                    mine = [b.rule for b in self.bound.values() if b.source is source]
+                    source.reconcile(mine, self.pipeline)
+                self._settle()
+                total = sum(self.journal.counts().values())
+                if total == seen:  # a listing found nothing new: chains are done too
+                    break
+                seen = total
+        finally:
+            self.dispatcher.wait()
+        return self._finish(threads)
+
+    def _settle(self) -> None:
+        """Wait until the journal has nothing left to do."""
+        while not self.halt.is_set() and (self.journal.busy() or self.dispatcher.busy()):
+            self.halt.wait(TICK)
+
+    def forever(self, stop: threading.Event, abandon: threading.Event) -> WatchResult:
+        threads = self._start_loops()
+        watching = self._start_sources(stop)
+        while not stop.is_set() and not self.halt.is_set():
+            stop.wait(0.2)
+        stop.set()  # sources stop taking events
+        for t in watching:
+            t.join(10)
+        self.halt.set()  # no more claims; running invocations end or are handed back
+        while not self.dispatcher.wait(0.2):
+            if abandon.is_set():
+                self.result.handed_back = self.dispatcher.hand_back()
+                break
+        return self._finish(threads)
+
+    def _start_sources(self, stop: threading.Event) -> list[threading.Thread]:
+        threads = []
+        for source in {b.source.address: b.source for b in self.bound.values()}.values():
+            mine = [b.rule for b in self.bound.values() if b.source is source]
+            thread = threading.Thread(
+                target=self._source, args=(source, mine, stop), name=source.address, daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        return threads
+
+    def _source(self, source: Source, mine: list[rules_mod.Rule], stop: threading.Event) -> None:
+        try:
+            source.run(mine, self.pipeline, stop)
+        except (SourceError, ConfigError) as exc:
+            self.failure = exc
+            self.halt.set()
