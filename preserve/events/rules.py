@@ -34,6 +34,19 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 OUTPUT_SCHEMES = ("davs", "dav", "https", "http", "file")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: ``on:`` is a key, not ``True`` (YAML 1.1 reads on/off/yes/no)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -102,7 +115,7 @@ def load(path: Path) -> Rules:
     try:
         if path.stat().st_size > MAX_RULES_FILE:
             raise ConfigError(f"{path}: a rules file is at most 1 MiB")
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
     except OSError as exc:
         raise ConfigError(f"cannot read the rules file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
@@ -263,15 +276,15 @@ def _template_glob(template: str) -> str:
     return "/".join(parts)
 
 
-_WEB = {"dav": "http", "davs": "https"}
+_WEB = ("http", "https", "dav", "davs")  # one door may speak all four: one storage
 
 
 def _uri_segments(uri: str) -> tuple[str, ...]:
-    """``scheme://host`` then the path's segments, WebDAV schemes as http(s)."""
+    """``scheme://host`` then the path's segments; the web's schemes are one."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return tuple(p for p in uri.split("/") if p)
-    scheme = _WEB.get(scheme.lower(), scheme.lower())
+    scheme = "web" if scheme.lower() in _WEB else scheme.lower()
     host, _, path = rest.partition("/")
     return (f"{scheme}://{host.lower()}", *(p for p in path.split("/") if p))
 
