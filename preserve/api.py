@@ -346,11 +346,13 @@ def watch(
     progress: Progress = QUIET,
     stop: threading.Event | None = None,
     abandon: threading.Event | None = None,
+    journal: PathLike | None = None,
 ) -> WatchResult:
     """Watch every source the rules file ``rules`` names and run the matching function for
     every matching event, until ``stop`` is set (running invocations are waited for, or
     handed back to the journal once ``abandon`` is set too). ``once``: process what is
-    pending and what a listing of the sources finds, then return."""
+    pending and what a listing of the sources finds, then return. ``journal``: the
+    journal's file (default ``<data_dir>/events.sqlite``)."""
     from preserve.events.watch import watch as _watch
 
     return _watch(
@@ -360,30 +362,43 @@ def watch(
         progress=progress,
         stop=stop,
         abandon=abandon,
+        journal_path=Path(journal) if journal is not None else None,
     )
 
 
-def events(state: str | None = None, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+def events(
+    state: str | None = None, *, settings: Settings | None = None, journal: PathLike | None = None
+) -> list[dict[str, Any]]:
     """The journal's invocations (all, or those in ``state``: received, running,
     succeeded, failed, dead), oldest first."""
     from preserve.events.journal import opened
 
-    with opened(_settings(settings).data_dir) as journal:
-        return journal.listing(state)
+    with opened(_journal(settings, journal)) as found:
+        return found.listing(state)
 
 
-def event(key: str, *, settings: Settings | None = None) -> dict[str, Any]:
+def event(
+    key: str, *, settings: Settings | None = None, journal: PathLike | None = None
+) -> dict[str, Any]:
     """One invocation of the journal (its key, or a unique prefix of 8+ characters):
     state, attempts, result, crate, and every event that was delivered for it."""
     from preserve.events.journal import opened
 
-    with opened(_settings(settings).data_dir) as journal:
-        return journal.show(key)
+    with opened(_journal(settings, journal)) as found:
+        return found.show(key)
 
 
-def retry_event(key: str, *, settings: Settings | None = None) -> str:
+def retry_event(
+    key: str, *, settings: Settings | None = None, journal: PathLike | None = None
+) -> str:
     """Run a failed or dead invocation again (at the watcher's next look); its full key."""
     from preserve.events.journal import opened
 
-    with opened(_settings(settings).data_dir) as journal:
-        return journal.retry(key)
+    with opened(_journal(settings, journal)) as found:
+        return found.retry(key)
+
+
+def _journal(settings: Settings | None, journal: PathLike | None) -> Path:
+    from preserve.events.journal import database
+
+    return Path(journal) if journal is not None else database(_settings(settings).data_dir)

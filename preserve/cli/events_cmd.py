@@ -17,13 +17,16 @@ from preserve.cli._options import json_option
 from preserve.cli._render import err_console, out_console, print_json, progress_for
 from preserve.events.model import STATES
 
+_JOURNAL = "The journal's file (default: DATA_DIR/events.sqlite)."
+
 
 @click.command()
 @click.argument("rules", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--once", is_flag=True, help="Process what is pending and what a listing finds.")
+@click.option("--journal", type=click.Path(path_type=Path, dir_okay=False), help=_JOURNAL)
 @json_option()
 @click.pass_obj
-def watch(app: AppContext, rules: Path, once: bool, as_json: bool) -> None:
+def watch(app: AppContext, rules: Path, once: bool, journal: Path | None, as_json: bool) -> None:
     """Run the rules' functions on every matching storage event, until stopped.
 
     SIGINT or SIGTERM: take no more events and let running invocations finish;
@@ -52,6 +55,7 @@ def watch(app: AppContext, rules: Path, once: bool, as_json: bool) -> None:
         progress=progress_for(as_json),
         stop=stop,
         abandon=abandon,
+        journal_path=journal,
     )
     if as_json:
         print_json(result.to_json())
@@ -64,16 +68,18 @@ def watch(app: AppContext, rules: Path, once: bool, as_json: bool) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--state", type=click.Choice(STATES), help="Only invocations in this state.")
+@click.option("--journal", type=click.Path(path_type=Path, dir_okay=False), help=_JOURNAL)
 @json_option()
 @click.pass_context
-def events(ctx: click.Context, state: str | None, as_json: bool) -> None:
+def events(ctx: click.Context, state: str | None, journal: Path | None, as_json: bool) -> None:
     """The journal: every invocation the watcher made, with its state."""
+    ctx.meta["journal"] = journal
     if ctx.invoked_subcommand is not None:
         return
     from preserve import api
 
     app: AppContext = ctx.obj
-    found = api.events(state, settings=app.settings())
+    found = api.events(state, settings=app.settings(), journal=journal)
     if as_json:
         print_json(found)
         return
@@ -90,12 +96,13 @@ def events(ctx: click.Context, state: str | None, as_json: bool) -> None:
 @events.command()
 @click.argument("key")
 @json_option()
-@click.pass_obj
-def show(app: AppContext, key: str, as_json: bool) -> None:
+@click.pass_context
+def show(ctx: click.Context, key: str, as_json: bool) -> None:
     """One invocation: its state, result, crate and every event delivered for it."""
     from preserve import api
 
-    found = api.event(key, settings=app.settings())
+    app: AppContext = ctx.obj
+    found = api.event(key, settings=app.settings(), journal=ctx.meta.get("journal"))
     if as_json:
         print_json(found)
         return
@@ -117,12 +124,13 @@ def show(app: AppContext, key: str, as_json: bool) -> None:
 @events.command()
 @click.argument("key")
 @json_option()
-@click.pass_obj
-def retry(app: AppContext, key: str, as_json: bool) -> None:
+@click.pass_context
+def retry(ctx: click.Context, key: str, as_json: bool) -> None:
     """Run a failed or dead invocation again (the watcher takes it up)."""
     from preserve import api
 
-    full = api.retry_event(key, settings=app.settings())
+    app: AppContext = ctx.obj
+    full = api.retry_event(key, settings=app.settings(), journal=ctx.meta.get("journal"))
     if as_json:
         print_json({"key": full, "state": "received"})
         return

@@ -507,6 +507,12 @@ def normalise(uri: str) -> str:
 
 
 @contextmanager
-def opened(data_dir: Path) -> Iterator[Journal]:
-    with closing(Journal(database(data_dir))) as journal:
+def opened(path: Path) -> Iterator[Journal]:
+    """The journal at ``path``, to read (``preserve events``): it must exist."""
+    if not path.is_file():
+        raise ConfigError(
+            f"there is no journal at {path}",
+            hint="`preserve watch RULES.yaml` makes it (or give --journal FILE)",
+        )
+    with closing(Journal(path)) as journal:
         yield journal

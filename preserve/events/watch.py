@@ -76,16 +76,16 @@ def bind(rule: rules_mod.Rule, source: Source, settings: Settings, progress: Pro
 
 
 @contextmanager
-def only_watcher(data_dir: Path) -> Iterator[None]:
+def only_watcher(journal: Path) -> Iterator[None]:
     """One watcher per journal: a second one would run everything twice."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "events.lock", "w") as fh:
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with open(journal.with_name(journal.name + ".lock"), "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise ConfigError(
-                f"another watcher is using the journal in {data_dir}",
-                hint="stop it first, or give this one another data_dir",
+                f"another watcher is using the journal {journal}",
+                hint="stop it first, or give this one another journal (--journal FILE)",
             ) from exc
         yield
 
@@ -100,13 +100,16 @@ def watch(
     abandon: threading.Event | None = None,
     invoker: Invoker | None = None,
     max_backlog: int | None = None,
+    journal_path: Path | None = None,
 ) -> WatchResult:
-    """Watch the sources of the rules in ``path`` and run what matches (see the module)."""
+    """Watch the sources of the rules in ``path`` and run what matches (see the module).
+    The journal is ``journal_path``, by default ``<data_dir>/events.sqlite``."""
     rules, bound = prepare(path, settings, progress)
     stop = stop or threading.Event()
     abandon = abandon or threading.Event()
-    with only_watcher(settings.data_dir):
-        journal = Journal(database(settings.data_dir))
+    where = journal_path or database(settings.data_dir)
+    with only_watcher(where):
+        journal = Journal(where)
         try:
             run = _Run(journal, rules, bound, settings, progress, invoker, max_backlog)
             return run.once() if once else run.forever(stop, abandon)
