@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from tests.events.conftest import TOKEN
+from tests.events.fixtures import TOKEN
 from tests.servers.dcache import DcacheServer
 
 SCANS = [f"scan{i}" for i in range(1, 9)]

@@ -17,7 +17,7 @@ import pytest
 from preserve import api
 from preserve.events.journal import Journal
 from preserve.settings import Settings
-from tests.events.conftest import crate_graph
+from tests.events.fixtures import crate_graph
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
