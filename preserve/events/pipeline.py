@@ -60,21 +60,23 @@ class Pipeline:
         settings: Settings,
         *,
         max_depth: int = 5,
-        max_backlog: int | None = None,
     ) -> None:
         self.journal = journal
         self.bound = dict(bound)
         self.settings = settings
         self.max_depth = max_depth
-        self.max_backlog = max_backlog
         self.matcher = Matcher([b.rule for b in self.bound.values()])
         self.settle = {name: b.rule.settle for name, b in self.bound.items()}
 
     # -- the sink ---------------------------------------------------------------------
 
-    def offer(self, events: Sequence[Event], cursor: tuple[str, str] | None = None) -> bool:
+    def offer(
+        self,
+        events: Sequence[Event],
+        cursor: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> bool:
         deliveries = self.matcher.match_all(events)
-        limit = self.max_backlog
         if deliveries and limit is not None and self.journal.backlog() + len(deliveries) > limit:
             return False
         if deliveries or cursor is not None:

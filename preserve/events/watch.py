@@ -99,7 +99,6 @@ def watch(
     stop: threading.Event | None = None,
     abandon: threading.Event | None = None,
     invoker: Invoker | None = None,
-    max_backlog: int | None = None,
     journal_path: Path | None = None,
 ) -> WatchResult:
     """Watch the sources of the rules in ``path`` and run what matches (see the module).
@@ -111,7 +110,7 @@ def watch(
     with only_watcher(where):
         journal = Journal(where)
         try:
-            run = _Run(journal, rules, bound, settings, progress, invoker, max_backlog)
+            run = _Run(journal, rules, bound, settings, progress, invoker)
             return run.once() if once else run.forever(stop, abandon)
         finally:
             journal.close()
@@ -128,7 +127,6 @@ class _Run:
         settings: Settings,
         progress: Progress,
         invoker: Invoker | None,
-        max_backlog: int | None,
     ) -> None:
         self.journal = journal
         self.rules = rules
@@ -138,9 +136,7 @@ class _Run:
         self.result.recovered = journal.recover()
         if self.result.recovered:
             progress.step(f"{self.result.recovered} invocation(s) a stopped watcher left running")
-        self.pipeline = Pipeline(
-            journal, bound, settings, max_depth=rules.max_depth, max_backlog=max_backlog
-        )
+        self.pipeline = Pipeline(journal, bound, settings, max_depth=rules.max_depth)
         self.dispatcher = Dispatcher(
             journal, bound, invoker or api_invoker(settings), on_end=self._ended
         )

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from preserve import api
+from preserve.events.journal import Journal
 from preserve.settings import Settings
 from tests.helpers import git_commit_all
 from tests.rerun.analyses import make
@@ -133,3 +138,39 @@ def folder() -> str:
 
 def crate_graph(data: bytes) -> dict[str, dict[str, object]]:
     return {e["@id"]: e for e in json.loads(data)["@graph"]}
+
+
+@contextmanager
+def watching(rules: Path, settings: Settings, journal: Path) -> Iterator[threading.Event]:
+    """``api.watch`` in a thread until the block ends (then stopped, gracefully)."""
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            api.watch(rules, settings=settings, stop=stop, journal=journal)
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(120)
+    assert not failed, failed[0]
+
+
+def wait_for(journal: Path, count: int, timeout: float = 120.0) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal.exists():
+            j = Journal(journal)
+            rows = j.listing()
+            j.close()
+            done = [r for r in rows if r["state"] in ("succeeded", "dead")]
+            if len(done) >= count and all(r["state"] != "running" for r in rows):
+                return rows
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {count} invocations ended in {timeout} s")

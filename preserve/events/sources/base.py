@@ -35,9 +35,15 @@ if TYPE_CHECKING:
 class Sink(Protocol):
     """Where sources hand events (the watcher's pipeline)."""
 
-    def offer(self, events: Sequence[Event], cursor: tuple[str, str] | None = None) -> bool:
+    def offer(
+        self,
+        events: Sequence[Event],
+        cursor: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> bool:
         """Match and journal ``events`` (and the source's ``cursor``) in one commit.
-        False, with nothing journalled, when the journal is too full to take more."""
+        False, with nothing journalled, when that would make more than ``limit``
+        deliveries and invocations wait to be taken up (a receiver's queue is full)."""
 
     def cursor(self, name: str) -> str | None:
         """A value the source stored with :meth:`offer` or :meth:`remember`."""

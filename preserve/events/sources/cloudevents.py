@@ -206,7 +206,7 @@ class _Receiver(BaseHTTPRequestHandler):
             events = self.source.events({k.lower(): v for k, v in self.headers.items()}, body)
         except ShimError as exc:
             return self._answer(exc.status, {"error": exc.message, "hint": exc.hint})
-        if not self.sink.offer(events):
+        if not self.sink.offer(events, limit=self.source.opts.max_backlog):
             wait = {"Retry-After": str(self.source.opts.retry_after)}
             return self._answer(429, {"error": "the watcher's queue is full"}, wait)
         self._answer(200, {"accepted": len(events)})
