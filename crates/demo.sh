@@ -3,7 +3,9 @@
 #
 #   doctor -> capture the example analysis -> push image + crate to the local
 #   registry -> publish with a (sandbox) DOI -> delete the local image, the
-#   caches and the crate -> rerun from the DOI alone and report the verdict.
+#   caches and the crate -> rerun from the DOI alone and report the verdict
+#   -> last act: deploy the published analysis as a function on this machine,
+#   watch a folder, drop a new scan into it, show its processed output and crate.
 #
 # Everything the demo writes lives under out/demo/ (its own data and cache
 # directories), so it never touches your own preserve configuration or stores.
@@ -41,3 +43,63 @@ echo "removed image $image, $PRESERVE_CACHE_DIR and the crate"
 run preserve rerun "$doi" -o "$demo/rerun"
 printf '\n\033[1;32mdone:\033[0m the analysis was preserved, published as %s and reproduced from the DOI alone.\n' "$doi"
 echo "crates: $demo/rerun (the rerun, linked to the original by its DOI)"
+
+say "# last act: the published analysis runs by itself when a new scan lands"
+incoming="$demo/incoming"
+mkdir -p "$incoming" "$demo/processed"
+export PRESERVE_TARGETS_LOCAL_MOUNTS="$demo"   # the function container sees these folders
+run preserve deploy "$doi" --to local --name azint
+cat >"$demo/rules.yaml" <<RULES
+rules:
+  - name: integrate-new-scans
+    on:
+      source: file://$incoming
+      path: "**/*.h5"                 # closed after writing, or moved into place
+      settle: 1s
+    run:
+      function: azint
+      input: frames
+      outputs: file://$demo/processed/{stem}/
+RULES
+run cat "$demo/rules.yaml"
+say "preserve watch $demo/rules.yaml --journal $demo/journal.sqlite &"
+preserve watch "$demo/rules.yaml" --journal "$demo/journal.sqlite" &
+watcher=$!
+trap 'kill -TERM "$watcher" 2>/dev/null || true' EXIT
+sleep 4
+say "# a new scan arrives: written beside, then moved into place"
+"$root/.venv/bin/python" - "$incoming" <<'PY'
+import os, sys
+import h5py, numpy as np
+rng = np.random.default_rng(43)
+y, x = np.indices((256, 256))
+r = np.hypot(x + 0.5 - 128, y + 0.5 - 128)
+image = 50 + 2000 / (1 + r) + 700 * np.exp(-0.5 * ((r - 50) / 1.5) ** 2)
+frames = rng.poisson(np.broadcast_to(image, (5, 256, 256))).astype(np.uint16)
+part = os.path.join(sys.argv[1], "scan43.h5.part")
+with h5py.File(part, "w", track_times=False) as fh:
+    fh.create_dataset("entry/data/frames", data=frames, track_times=False)
+os.rename(part, os.path.join(sys.argv[1], "scan43.h5"))
+print("wrote", os.path.join(sys.argv[1], "scan43.h5"))
+PY
+for _ in $(seq 900); do
+  [ -f "$demo/processed/scan43/ro-crate-metadata.json" ] && break
+  sleep 0.2
+done
+kill -TERM "$watcher" && wait "$watcher" || true
+trap - EXIT
+run preserve events --journal "$demo/journal.sqlite"
+run ls -R "$demo/processed/scan43"
+run head -n 5 "$demo/processed/scan43/outputs/profile.csv"
+say "# the invocation crate: what ran, on what, started by which event"
+python3 - "$demo/processed/scan43/ro-crate-metadata.json" <<'PY'
+import json, sys
+graph = {e["@id"]: e for e in json.load(open(sys.argv[1]))["@graph"]}
+action = next(e for e in graph.values() if e.get("@type") == "CreateAction")
+print("action  ", action["name"], "-", action["actionStatus"].rsplit("/", 1)[-1])
+print("key     ", action["identifier"])
+print("based on", graph["./"]["isBasedOn"]["@id"])
+print("trigger ", graph["#trigger"]["name"], "|", graph["#trigger"]["description"])
+print("outputs ", [o["@id"] for o in action["result"]])
+PY
+printf '\n\033[1;32mdone:\033[0m scan43 was processed by the published function %s as it arrived.\n' "$doi"
