@@ -47,6 +47,7 @@ echo "crates: $demo/rerun (the rerun, linked to the original by its DOI)"
 say "# last act: the published analysis runs by itself when a new scan lands"
 incoming="$demo/incoming"
 mkdir -p "$incoming" "$demo/processed"
+chmod 1777 "$demo/processed"   # the function runs as its image's user (repo2docker: uid 1000)
 export PRESERVE_TARGETS_LOCAL_MOUNTS="$demo"   # the function container sees these folders
 run preserve deploy "$doi" --to local --name azint
 cat >"$demo/rules.yaml" <<RULES
