@@ -24,10 +24,10 @@ from preserve.events.model import Described, Event
 from preserve.events.rules import Rule
 from preserve.events.sources.base import Source
 from preserve.functions.invoke import host_key
+from preserve.secrets import redact_uri
 from preserve.settings import Settings
 from preserve.shim import storage
 from preserve.shim.documents import Parameters
-from preserve.shim.redact import redact_uri
 from preserve.targets.base import Deployment
 
 log = logging.getLogger(__name__)

@@ -10,14 +10,14 @@ make the watcher hold unbounded data).
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import socket
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import requests
+
+from preserve import net
 
 MAX_LINE = 1 << 20
 
@@ -86,10 +86,5 @@ class Reader:
 
     def close(self) -> None:
         """End the stream now, even while the thread is blocked reading it."""
-        connection = getattr(self.response.raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self.response.close()
+        net.abort(self.response)
         self.thread.join(5)

@@ -32,9 +32,9 @@ from preserve.events.pipeline import Bound, Pipeline
 from preserve.events.sources.base import Source, open_source
 from preserve.functions.invoke import resolve as resolve_function
 from preserve.progress import QUIET, Progress
+from preserve.secrets import redact_uri
 from preserve.settings import Settings
 from preserve.shim.documents import ShimError, event_input
-from preserve.shim.redact import redact_uri
 
 log = logging.getLogger(__name__)
 TICK = 0.05  # seconds between looks at the journal when nothing woke the loops

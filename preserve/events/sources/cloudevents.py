@@ -38,6 +38,7 @@ from preserve.events.model import Described, Event, now_iso
 from preserve.events.rules import Rule
 from preserve.events.sources.base import Sink, SourceOptions
 from preserve.functions.invoke import input_material
+from preserve.secrets import redact_uri
 from preserve.settings import Settings
 from preserve.shim.documents import (
     MAX_PARAMETERS,
@@ -47,7 +48,6 @@ from preserve.shim.documents import (
     cloudevent,
     structured,
 )
-from preserve.shim.redact import redact_uri
 
 log = logging.getLogger(__name__)
 BATCH = "application/cloudevents-batch+json"

@@ -35,9 +35,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Self
 from urllib.parse import quote, unquote, urlsplit
 
-import requests
 from pydantic import Field, SecretStr
 
+from preserve import net
 from preserve.errors import ConfigError, PreserveError, SourceError
 from preserve.events.model import LISTING, Described, Event
 from preserve.events.rules import Rule
@@ -76,13 +76,12 @@ class DcacheSource:
     name: ClassVar[str] = "dcache"
     options: ClassVar[type[SourceOptions]] = DcacheOptions
 
-    def __init__(self, options: DcacheOptions, api: str) -> None:
+    def __init__(self, options: DcacheOptions, api: str, settings: Settings) -> None:
         self.opts = options
         self.api = api.rstrip("/")
         self.address = f"dcache+{self.api}"
         self.door = (options.door or _default_door(self.api)).rstrip("/")
-        session = requests.Session()
-        session.trust_env = False  # credentials from settings only, never ~/.netrc
+        session = net.session(settings.network, error=SourceError)
         self.frontend = Frontend(self.api, session, _authorization(options))
         self.subscriptions: dict[str, str] = {}  # subscription URL -> directory
         self.listed: dict[str, Described] = {}  # what the last listing said, by URI
@@ -96,7 +95,7 @@ class DcacheSource:
             raise ConfigError(
                 f"dcache+{address}: the frontend's address is https://HOST:3880/api/v1"
             )
-        return cls(options, address)
+        return cls(options, address, settings)
 
     def uri(self, path: str) -> str:
         return self.door + quote(path)

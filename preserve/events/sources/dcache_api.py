@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from preserve.errors import ConfigError, SourceError
-from preserve.shim.redact import redact_uri
+from preserve.secrets import redact_uri
 
 PAGE = 1000
 TIMEOUT = (10.0, 60.0)
