@@ -27,11 +27,10 @@ import os
 import random
 import statistics
 import sys
-import textwrap
 import threading
 import time
 
-from _common import ROOT, isolated_env, preserve, workdir
+from _common import ROOT, deployed_function, isolated_env, preserve, workdir
 
 sys.path.insert(0, str(ROOT))
 
@@ -223,8 +222,6 @@ open(os.path.join(sys.argv[2], "started.txt"), "w").write(repr(started))
 
 
 def latency(rounds: int) -> None:
-    from tests.helpers import git_commit_all
-
     base = workdir("bench-latency-")
     drop = base / "drop"
     (drop / "in").mkdir(parents=True)
@@ -232,27 +229,7 @@ def latency(rounds: int) -> None:
     env = isolated_env(base)
     env["PRESERVE_TARGETS_LOCAL_MOUNTS"] = str(drop)
     (base / "config.toml").write_text('[publisher]\nname = "Bench Lab"\n')
-    analysis = base / "stamp"
-    analysis.mkdir()
-    (analysis / "run.py").write_text(STAMP)
-    (analysis / "Dockerfile").write_text("FROM preserve-base:bookworm\nCOPY run.py /app/run.py\n")
-    (analysis / "preserve.yaml").write_text(
-        textwrap.dedent(f"""\
-        name: stamp
-        title: When a function starts
-        license: MIT
-        authors: [{{name: Bench Mark}}]
-        command: [python3, /app/run.py, "{{inputs.data}}", "{{outdir}}"]
-        inputs:
-          data: {{uri: "file://{drop}/seed.txt"}}
-        outputs: [started.txt]
-        """)
-    )
-    git_commit_all(analysis)
-    preserve("capture", str(analysis), "-o", str(base / "crate"), env=env)
-    preserve("push", str(base / "crate"), env=env)
-    doi = json.loads(preserve("publish", str(base / "crate"), "--json", env=env).stdout)["doi"]
-    preserve("deploy", doi, "--to", "local", "--name", "bench-stamp", env=env)
+    deployed_function(base, env, "stamp", STAMP, f"file://{drop}/seed.txt", ["started.txt"])
     os.environ.update({k: v for k, v in env.items() if k.startswith("PRESERVE_")})
 
     from preserve import api

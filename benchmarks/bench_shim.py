@@ -19,11 +19,10 @@ import json
 import os
 import statistics
 import sys
-import textwrap
 import time
 import uuid
 
-from _common import ROOT, isolated_env, preserve, workdir
+from _common import ROOT, deployed_function, isolated_env, preserve, workdir
 
 sys.path.insert(0, str(ROOT))
 
@@ -44,7 +43,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
 
-    from tests.helpers import git_commit_all
     from tests.servers.dcache import DcacheServer
 
     base = workdir("bench-shim-")
@@ -52,27 +50,9 @@ def main() -> None:
     (base / "config.toml").write_text('[publisher]\nname = "Bench Lab"\n')
     storage = DcacheServer()
     storage.put("/data/input.bin", os.urandom(256 * 1024))
-    analysis = base / "digest"
-    analysis.mkdir()
-    (analysis / "run.py").write_text(SCRIPT)
-    (analysis / "Dockerfile").write_text("FROM preserve-base:bookworm\nCOPY run.py /app/run.py\n")
-    (analysis / "preserve.yaml").write_text(
-        textwrap.dedent(f"""\
-        name: digest
-        title: Digest of a detector file
-        license: MIT
-        authors: [{{name: Bench Mark}}]
-        command: [python3, /app/run.py, "{{inputs.data}}", "{{outdir}}"]
-        inputs:
-          data: {{uri: "{storage.url("/data/input.bin")}"}}
-        outputs: [digest.txt, head.bin]
-        """)
+    deployed_function(
+        base, env, "digest", SCRIPT, storage.url("/data/input.bin"), ["digest.txt", "head.bin"]
     )
-    git_commit_all(analysis)
-    preserve("capture", str(analysis), "-o", str(base / "crate"), env=env)
-    preserve("push", str(base / "crate"), env=env)
-    doi = json.loads(preserve("publish", str(base / "crate"), "--json", env=env).stdout)["doi"]
-    preserve("deploy", doi, "--to", "local", "--name", "bench-digest", env=env)
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("PRESERVE_")})
     from preserve.engine import docker_client
