@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -15,7 +17,7 @@ from rich.table import Table
 from preserve.cli._context import AppContext
 from preserve.cli._options import json_option
 from preserve.cli._render import err_console, out_console, print_json, progress_for
-from preserve.events.model import STATES
+from preserve.events.model import STATES, WatchResult
 
 _JOURNAL = "The journal's file (default: DATA_DIR/events.sqlite)."
 
@@ -59,7 +61,15 @@ def watch(app: AppContext, rules: Path, once: bool, journal: Path | None, as_jso
     )
     if as_json:
         print_json(result.to_json())
-        return
+    else:
+        _say_watched(result)
+    if result.handed_back:  # exit now: the interpreter would wait for the calls handed back
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _say_watched(result: WatchResult) -> None:
     states = ", ".join(f"{n} {s}" for s, n in sorted(result.invocations.items())) or "none"
     out_console().print(f"journal: {states}", highlight=False)
     if result.handed_back:

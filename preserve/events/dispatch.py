@@ -70,6 +70,7 @@ class Dispatcher:
         self.active: dict[str, int] = {name: 0 for name in self.bound}
         self.running: dict[str, Future[None]] = {}
         self.paused: dict[str, float] = {}
+        self.handed: set[str] = set()  # handed back: what their runs say comes too late
         self.lock = threading.Lock()
         self.idle = threading.Condition(self.lock)
         workers = min(MAX_WORKERS, sum(b.rule.max_concurrency for b in self.bound.values()))
@@ -106,7 +107,7 @@ class Dispatcher:
                 self.active[bound.rule.name] -= 1
                 self.running.pop(claimed.key, None)
                 self.idle.notify_all()
-        if self.on_end is not None:
+        if self.on_end is not None and claimed.key not in self.handed:
             self.on_end(claimed, state, error)
 
     def _call(self, bound: Bound, claimed: Claimed) -> tuple[str, str | None]:
@@ -116,7 +117,7 @@ class Dispatcher:
             if exc.retry_after is not None:  # busy: wait as asked, the attempt not counted
                 until = time.time() + exc.retry_after
                 self.paused[bound.rule.name] = until
-                self.journal.finish(
+                self._record(
                     claimed.key, RECEIVED, None, exc.message, not_before=until, counted=False
                 )
                 return RECEIVED, exc.message
@@ -125,22 +126,40 @@ class Dispatcher:
             failed = exc.result if isinstance(exc.result, Mapping) else None
             return self._end(bound, claimed, exc.message, failed)
         except ConfigError as exc:
-            self.journal.finish(claimed.key, DEAD, None, exc.message)
+            self._record(claimed.key, DEAD, None, exc.message)
             return DEAD, exc.message
         except PreserveError as exc:
             return self._end(bound, claimed, exc.message, None)
-        self.journal.finish(claimed.key, SUCCEEDED, result, None)
+        self._record(claimed.key, SUCCEEDED, result, None)
         return SUCCEEDED, None
+
+    def _record(
+        self,
+        key: str,
+        state: str,
+        result: Mapping[str, Any] | None,
+        error: str | None,
+        *,
+        not_before: float = 0.0,
+        counted: bool = True,
+    ) -> None:
+        """How a run ended, into the journal, unless it was handed back meanwhile (the
+        journal has it as received; the next watcher's run is answered by the key)."""
+        with self.lock:
+            if key not in self.handed:
+                self.journal.finish(
+                    key, state, result, error, not_before=not_before, counted=counted
+                )
 
     def _end(
         self, bound: Bound, claimed: Claimed, error: str, result: Mapping[str, Any] | None
     ) -> tuple[str, str | None]:
         """A failed attempt: tried again after a back-off, or dead when none is left."""
         if claimed.attempts > bound.rule.retries:
-            self.journal.finish(claimed.key, DEAD, result, error)
+            self._record(claimed.key, DEAD, result, error)
             return DEAD, error
         wait = min(self.backoff * 2 ** (claimed.attempts - 1), 600.0)
-        self.journal.finish(claimed.key, FAILED, result, error, not_before=time.time() + wait)
+        self._record(claimed.key, FAILED, result, error, not_before=time.time() + wait)
         return FAILED, error
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -156,11 +175,12 @@ class Dispatcher:
 
     def hand_back(self) -> int:
         """Running invocations back to the journal (the watcher stops without them)."""
+        why = "handed back: the watcher stopped"
         with self.lock:
-            keys = list(self.running)
-        for key in keys:
-            why = "handed back: the watcher stopped"
-            self.journal.finish(key, RECEIVED, None, why, counted=False)
+            keys = [k for k in self.running if k not in self.handed]
+            for key in keys:
+                self.handed.add(key)
+                self.journal.finish(key, RECEIVED, None, why, counted=False)
         return len(keys)
 
     def close(self) -> None:

@@ -10,8 +10,9 @@ dispatcher thread starts them.
 
 ``once``: list what the sources watch, process it all (chains too: listing
 again until nothing new appears), and return. Otherwise run until ``stop`` is
-set; then take no more events, wait for running invocations, or, when
-``abandon`` is set too, hand them back to the journal.
+set. Either way, once ``stop`` is set: take no more events or invocations, wait
+for running invocations, or, when ``abandon`` is set too, hand them back to
+the journal.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def watch(
         journal = Journal(where)
         try:
             run = _Run(journal, rules, bound, settings, progress, invoker)
-            return run.once() if once else run.forever(stop, abandon)
+            return run.once(stop, abandon) if once else run.forever(stop, abandon)
         finally:
             journal.close()
 
@@ -176,27 +177,37 @@ class _Run:
             raise self.failure
         return self.result
 
-    def once(self) -> WatchResult:
+    def once(self, stop: threading.Event, abandon: threading.Event) -> WatchResult:
         threads = self._start_loops()
         try:
             seen = -1
-            while not self.halt.is_set():
+            while not self.halt.is_set() and not stop.is_set():
                 for source in {b.source.address: b.source for b in self.bound.values()}.values():
                     mine = [b.rule for b in self.bound.values() if b.source is source]
                     source.reconcile(mine, self.pipeline)
-                self._settle()
+                self._settle(stop)
                 total = sum(self.journal.counts().values())
                 if total == seen:  # a listing found nothing new: chains are done too
                     break
                 seen = total
         finally:
-            self.dispatcher.wait()
+            self._drain(abandon)
         return self._finish(threads)
 
-    def _settle(self) -> None:
+    def _settle(self, stop: threading.Event) -> None:
         """Wait until the journal has nothing left to do."""
-        while not self.halt.is_set() and (self.journal.busy() or self.dispatcher.busy()):
+        while not (self.halt.is_set() or stop.is_set()) and (
+            self.journal.busy() or self.dispatcher.busy()
+        ):
             self.halt.wait(TICK)
+
+    def _drain(self, abandon: threading.Event) -> None:
+        """No more claims; running invocations end, or are handed back once ``abandon``."""
+        self.halt.set()
+        while not self.dispatcher.wait(0.2):
+            if abandon.is_set():
+                self.result.handed_back = self.dispatcher.hand_back()
+                break
 
     def forever(self, stop: threading.Event, abandon: threading.Event) -> WatchResult:
         threads = self._start_loops()
@@ -206,11 +217,7 @@ class _Run:
         stop.set()  # sources stop taking events
         for t in watching:
             t.join(10)
-        self.halt.set()  # no more claims; running invocations end or are handed back
-        while not self.dispatcher.wait(0.2):
-            if abandon.is_set():
-                self.result.handed_back = self.dispatcher.hand_back()
-                break
+        self._drain(abandon)
         return self._finish(threads)
 
     def _start_sources(self, stop: threading.Event) -> list[threading.Thread]:

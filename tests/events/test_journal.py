@@ -4,6 +4,7 @@ target's Retry-After is honoured without using an attempt, chains stop at max_de
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -169,3 +170,33 @@ def test_a_chain_longer_than_max_depth_is_refused(tmp_path: Path) -> None:
     assert refused["state"] == "dead" and refused["depth"] == 1
     assert refused["derived_from"] == f"file://{out}/"
     assert "longer than max_depth 1" in refused["error"]
+
+
+def test_handed_back_invocations_are_received_again_and_their_late_end_is_dropped(
+    tmp_path: Path,
+) -> None:
+    # the watcher's second SIGINT/SIGTERM: running calls go back to the journal now
+    pipeline, folder = setup(tmp_path)
+    started, release = threading.Event(), threading.Event()
+    ended: list[str] = []
+
+    def invoker(bound: Bound, claimed: Claimed) -> Mapping[str, Any]:
+        started.set()
+        release.wait(30)
+        return {"status": "completed", "crate": "file:///crates/late"}
+
+    dispatcher = Dispatcher(
+        pipeline.journal, pipeline.bound, invoker, on_end=lambda c, s, e: ended.append(s)
+    )
+    pipeline.offer([event(folder, "a.txt")])
+    pipeline.resolve()
+    assert dispatcher.tick() == 1 and started.wait(10)
+    assert dispatcher.hand_back() == 1
+    assert dispatcher.hand_back() == 0  # once
+    release.set()
+    assert dispatcher.wait(10)
+    dispatcher.close()
+    (row,) = pipeline.journal.listing()
+    assert (row["state"], row["attempts"], row["crate"]) == ("received", 0, None)
+    assert row["error"] == "handed back: the watcher stopped"
+    assert ended == []
