@@ -66,28 +66,12 @@ def deployed_function(
     """A one-input analysis (``python3 /app/run.py DATA OUTDIR`` on the offline base image)
     captured, pushed, published and deployed on the local target as ``bench-NAME``; its DOI."""
     import json
-    import textwrap
 
     sys.path.insert(0, str(ROOT))
-    from tests.helpers import git_commit_all
+    from tests.rerun.analyses import make
 
-    analysis = base / name
-    analysis.mkdir()
-    (analysis / "run.py").write_text(script)
-    (analysis / "Dockerfile").write_text("FROM preserve-base:bookworm\nCOPY run.py /app/run.py\n")
-    (analysis / "preserve.yaml").write_text(
-        textwrap.dedent(f"""\
-        name: {name}
-        title: Benchmark analysis {name}
-        license: MIT
-        authors: [{{name: Bench Mark}}]
-        command: [python3, /app/run.py, "{{inputs.data}}", "{{outdir}}"]
-        inputs:
-          data: {{uri: "{data_uri}"}}
-        outputs: {json.dumps(outputs)}
-        """)
-    )
-    git_commit_all(analysis)
+    inputs = f'inputs:\n  data: {{uri: "{data_uri}"}}\n'
+    analysis = make(base, name, script, outputs, inputs=inputs, args='"{inputs.data}", "{outdir}"')
     preserve("capture", str(analysis), "-o", str(base / "crate"), env=env)
     preserve("push", str(base / "crate"), env=env)
     doi: str = json.loads(preserve("publish", str(base / "crate"), "--json", env=env).stdout)["doi"]

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from preserve.errors import ConfigError, InvocationFailed, PreserveError, TargetError
@@ -50,6 +51,17 @@ def api_invoker(settings: Settings) -> Invoker:
         )
 
     return invoke
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How one run ended, as the journal records it."""
+
+    state: str
+    result: Mapping[str, Any] | None
+    error: str | None
+    not_before: float = 0.0  # when it may run again
+    counted: bool = True  # whether it used up an attempt
 
 
 class Dispatcher:
@@ -98,69 +110,61 @@ class Dispatcher:
 
     def _run(self, bound: Bound, claimed: Claimed) -> None:
         try:
-            state, error = self._call(bound, claimed)
-        except BaseException:  # a bug: never leave it running in the journal
-            log.exception("invocation %s failed in the watcher", claimed.key[:16])
-            state, error = self._end(bound, claimed, "the watcher failed; see its log", None)
-        finally:
+            try:
+                end = self._call(bound, claimed)
+            except BaseException:  # a bug: never leave it running in the journal
+                log.exception("invocation %s failed in the watcher", claimed.key[:16])
+                end = self._end(bound, claimed, "the watcher failed; see its log", None)
+            recorded = self._record(claimed.key, end)
+        finally:  # recorded first: once nothing runs, the journal may close
             with self.lock:
                 self.active[bound.rule.name] -= 1
                 self.running.pop(claimed.key, None)
                 self.idle.notify_all()
-        if self.on_end is not None and claimed.key not in self.handed:
-            self.on_end(claimed, state, error)
+        if recorded and self.on_end is not None:
+            self.on_end(claimed, end.state, end.error)
 
-    def _call(self, bound: Bound, claimed: Claimed) -> tuple[str, str | None]:
+    def _record(self, key: str, end: Ending) -> bool:
+        """Into the journal, unless handed back meanwhile (it stays received there)."""
+        with self.lock:
+            if key in self.handed:
+                return False
+            self.journal.finish(
+                key,
+                end.state,
+                end.result,
+                end.error,
+                not_before=end.not_before,
+                counted=end.counted,
+            )
+        return True
+
+    def _call(self, bound: Bound, claimed: Claimed) -> Ending:
         try:
             result = self.invoker(bound, claimed)
         except TargetError as exc:
             if exc.retry_after is not None:  # busy: wait as asked, the attempt not counted
                 until = time.time() + exc.retry_after
                 self.paused[bound.rule.name] = until
-                self._record(
-                    claimed.key, RECEIVED, None, exc.message, not_before=until, counted=False
-                )
-                return RECEIVED, exc.message
+                return Ending(RECEIVED, None, exc.message, not_before=until, counted=False)
             return self._end(bound, claimed, exc.message, None)
         except InvocationFailed as exc:
             failed = exc.result if isinstance(exc.result, Mapping) else None
             return self._end(bound, claimed, exc.message, failed)
         except ConfigError as exc:
-            self._record(claimed.key, DEAD, None, exc.message)
-            return DEAD, exc.message
+            return Ending(DEAD, None, exc.message)
         except PreserveError as exc:
             return self._end(bound, claimed, exc.message, None)
-        self._record(claimed.key, SUCCEEDED, result, None)
-        return SUCCEEDED, None
-
-    def _record(
-        self,
-        key: str,
-        state: str,
-        result: Mapping[str, Any] | None,
-        error: str | None,
-        *,
-        not_before: float = 0.0,
-        counted: bool = True,
-    ) -> None:
-        """How a run ended, into the journal, unless it was handed back meanwhile (the
-        journal has it as received; the next watcher's run is answered by the key)."""
-        with self.lock:
-            if key not in self.handed:
-                self.journal.finish(
-                    key, state, result, error, not_before=not_before, counted=counted
-                )
+        return Ending(SUCCEEDED, result, None)
 
     def _end(
         self, bound: Bound, claimed: Claimed, error: str, result: Mapping[str, Any] | None
-    ) -> tuple[str, str | None]:
+    ) -> Ending:
         """A failed attempt: tried again after a back-off, or dead when none is left."""
         if claimed.attempts > bound.rule.retries:
-            self._record(claimed.key, DEAD, result, error)
-            return DEAD, error
+            return Ending(DEAD, result, error)
         wait = min(self.backoff * 2 ** (claimed.attempts - 1), 600.0)
-        self._record(claimed.key, FAILED, result, error, not_before=time.time() + wait)
-        return FAILED, error
+        return Ending(FAILED, result, error, not_before=time.time() + wait)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for running invocations to end; True if none is left."""
