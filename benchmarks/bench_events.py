@@ -29,6 +29,7 @@ import statistics
 import sys
 import threading
 import time
+from pathlib import Path
 
 from _common import ROOT, deployed_function, isolated_env, preserve, workdir
 
@@ -232,6 +233,31 @@ def latency(rounds: int) -> None:
     deployed_function(base, env, "stamp", STAMP, f"file://{drop}/seed.txt", ["started.txt"])
     os.environ.update({k: v for k, v in env.items() if k.startswith("PRESERVE_")})
 
+    try:
+        watched, direct = _delays(drop, base, rounds)
+    finally:  # the function's container is removed whatever happened
+        preserve("undeploy", "bench-stamp", env=env)
+    p50, p99 = percentile(watched, 50), percentile(watched, 99)
+    print(
+        json.dumps(
+            {
+                "part": "latency",
+                "rounds": rounds,
+                "event_to_start_p50_ms": round(p50 * 1000, 1),
+                "event_to_start_p99_ms": round(p99 * 1000, 1),
+                "direct_invoke_to_start_p50_ms": round(percentile(direct, 50) * 1000, 1),
+                "direct_invoke_to_start_p99_ms": round(percentile(direct, 99) * 1000, 1),
+                "ratio_p50": round(p50 / percentile(direct, 50), 2),
+                "targets_ms": {"p50": 200, "p99": 1000},
+                "load": load(),
+            }
+        )
+    )
+
+
+def _delays(drop: Path, base: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds from a file closed in the watched folder to the command's start, and from
+    ``api.invoke`` called directly to the command's start."""
     from preserve import api
     from preserve.settings import Settings
 
@@ -262,15 +288,17 @@ rules:
         return float((drop / "out" / stem / "outputs" / "started.txt").read_text())
 
     watched = []
-    for i in range(rounds + 2):
-        path = drop / "in" / f"scan{i:03d}.txt"
-        path.write_text(f"scan {i}")  # closed here: IN_CLOSE_WRITE
-        closed = time.time()
-        delay = started(path.stem) - closed
-        if i >= 2:  # the first ones warm the container and the caches
-            watched.append(delay)
-    stop.set()
-    watcher.join(60)
+    try:
+        for i in range(rounds + 2):
+            path = drop / "in" / f"scan{i:03d}.txt"
+            path.write_text(f"scan {i}")  # closed here: IN_CLOSE_WRITE
+            closed = time.time()
+            delay = started(path.stem) - closed
+            if i >= 2:  # the first ones warm the container and the caches
+                watched.append(delay)
+    finally:
+        stop.set()
+        watcher.join(60)
 
     direct = []
     for i in range(rounds):
@@ -282,23 +310,7 @@ rules:
         direct.append(
             float((drop / "direct-out" / str(i) / "outputs/started.txt").read_text()) - called
         )
-    preserve("undeploy", "bench-stamp", env=env)
-    p50, p99 = percentile(watched, 50), percentile(watched, 99)
-    print(
-        json.dumps(
-            {
-                "part": "latency",
-                "rounds": rounds,
-                "event_to_start_p50_ms": round(p50 * 1000, 1),
-                "event_to_start_p99_ms": round(p99 * 1000, 1),
-                "direct_invoke_to_start_p50_ms": round(percentile(direct, 50) * 1000, 1),
-                "direct_invoke_to_start_p99_ms": round(percentile(direct, 99) * 1000, 1),
-                "ratio_p50": round(p50 / percentile(direct, 50), 2),
-                "targets_ms": {"p50": 200, "p99": 1000},
-                "load": load(),
-            }
-        )
-    )
+    return watched, direct
 
 
 def main() -> None:
