@@ -27,7 +27,7 @@ SPEC = {"function": "10.5072/preserve.test", "inputs": {"text": {"remote": True}
 
 
 def setup(
-    tmp_path: Path, retries: int = 2, max_depth: int = 5, out: str = "out"
+    tmp_path: Path, retries: int = 2, max_depth: int = 5, out: str = "out", concurrency: int = 4
 ) -> tuple[Pipeline, Path]:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -42,6 +42,7 @@ def setup(
                         "function": "f",
                         "outputs": f"file://{tmp_path}/{out}/{{stem}}/",
                         "retries": retries,
+                        "max_concurrency": concurrency,
                     },
                 }
             ],
@@ -152,6 +153,26 @@ def test_retries_then_dead_busy_not_counted_config_dead_at_once(tmp_path: Path) 
         api.retry_event(rows["fine.txt"]["key"], journal=journal)
     with pytest.raises(ConfigError, match="no invocation in the journal has a key starting"):
         api.event("0" * 12, journal=journal)
+
+
+def test_a_rule_runs_at_most_max_concurrency_invocations_at_once(tmp_path: Path) -> None:
+    pipeline, folder = setup(tmp_path, concurrency=2)
+    lock = threading.Lock()
+    now, most = [0], [0]
+
+    def invoker(bound: Bound, claimed: Claimed) -> Mapping[str, Any]:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.1)
+        with lock:
+            now[0] -= 1
+        return {"status": "completed"}
+
+    pipeline.offer([event(folder, f"{i}.txt", str(i)) for i in range(8)])
+    run(pipeline, invoker)
+    assert [r["state"] for r in pipeline.journal.listing()] == ["succeeded"] * 8
+    assert most[0] == 2
 
 
 def test_a_chain_longer_than_max_depth_is_refused(tmp_path: Path) -> None:
