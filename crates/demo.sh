@@ -50,6 +50,8 @@ mkdir -p "$incoming" "$demo/processed"
 chmod 1777 "$demo/processed"   # the function runs as its image's user (repo2docker: uid 1000)
 export PRESERVE_TARGETS_LOCAL_MOUNTS="$demo"   # the function container sees these folders
 run preserve deploy "$doi" --to local --name azint
+# however the act ends, the function's warm container does not outlive the demo
+trap 'preserve undeploy azint >/dev/null 2>&1 || true' EXIT
 cat >"$demo/rules.yaml" <<RULES
 rules:
   - name: integrate-new-scans
@@ -66,7 +68,7 @@ run cat "$demo/rules.yaml"
 say "preserve watch $demo/rules.yaml --journal $demo/journal.sqlite &"
 preserve watch "$demo/rules.yaml" --journal "$demo/journal.sqlite" &
 watcher=$!
-trap 'kill -TERM "$watcher" 2>/dev/null || true' EXIT
+trap 'kill -TERM "$watcher" 2>/dev/null || true; preserve undeploy azint >/dev/null 2>&1 || true' EXIT
 sleep 4
 say "# a new scan arrives: written beside, then moved into place"
 "$root/.venv/bin/python" - "$incoming" <<'PY'
@@ -88,7 +90,7 @@ for _ in $(seq 900); do
   sleep 0.2
 done
 kill -TERM "$watcher" && wait "$watcher" || true
-trap - EXIT
+trap 'preserve undeploy azint >/dev/null 2>&1 || true' EXIT
 run preserve events --journal "$demo/journal.sqlite"
 run ls -R "$demo/processed/scan43"
 run head -n 5 "$demo/processed/scan43/outputs/profile.csv"
@@ -103,4 +105,6 @@ print("based on", graph["./"]["isBasedOn"]["@id"])
 print("trigger ", graph["#trigger"]["name"], "|", graph["#trigger"]["description"])
 print("outputs ", [o["@id"] for o in action["result"]])
 PY
+trap - EXIT
+run preserve undeploy azint
 printf '\n\033[1;32mdone:\033[0m scan43 was processed by the published function %s as it arrived.\n' "$doi"
