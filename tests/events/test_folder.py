@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -60,3 +62,33 @@ rules:
     shown = api.event(str(rows[0]["key"]), journal=journal)
     assert shown["state"] == "succeeded" and shown["delivered"]
     assert json.loads(json.dumps(shown))["crate"].startswith("file://")
+
+
+def test_once_runs_what_a_listing_finds_then_exits_and_again_runs_nothing(
+    watcher: Settings, drop_root: Path, tmp_path: Path
+) -> None:
+    base = drop_root / uuid.uuid4().hex[:8]
+    incoming, out = base / "in", base / "out"
+    (incoming / "sub").mkdir(parents=True)
+    (incoming / "one.txt").write_text("first")
+    (incoming / "sub" / "two.txt").write_text("second")
+    (incoming / "three.dat").write_text("no rule matches")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f"""
+rules:
+  - name: upper-once
+    on: {{source: "file://{incoming}", path: "**/*.txt"}}
+    run: {{function: upper-ev, outputs: "file://{out}/{{stem}}/"}}
+"""
+    )
+    journal = str(tmp_path / "journal.sqlite")
+    args = [sys.executable, "-m", "preserve", "watch", str(rules), "--once", "--json"]
+    first = subprocess.run([*args, "--journal", journal], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["ran"] == {"succeeded": 2}
+    assert (out / "two" / "outputs" / "upper.txt").read_text() == "SECOND" * 2
+    again = subprocess.run([*args, "--journal", journal], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert result["ran"] == {} and result["invocations"] == {"succeeded": 2}
