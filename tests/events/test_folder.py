@@ -19,13 +19,12 @@ from tests.events.fixtures import crate_graph, wait_for, watching
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def test_closed_and_renamed_files_run_once(
-    watcher: Settings, drop_root: Path, tmp_path: Path
-) -> None:
+def upper_rule(drop_root: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A new folder the functions share, its output folder, and rules that run 'upper'
+    on every .txt in it."""
     base = drop_root / uuid.uuid4().hex[:8]
     incoming, out = base / "in", base / "out"
     incoming.mkdir(parents=True)
-    (incoming / "before.txt").write_text("there before the watcher")
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         f"""
@@ -35,6 +34,14 @@ rules:
     run: {{function: upper-ev, outputs: "file://{out}/{{stem}}/"}}
 """
     )
+    return incoming, out, rules
+
+
+def test_closed_and_renamed_files_run_once(
+    watcher: Settings, drop_root: Path, tmp_path: Path
+) -> None:
+    incoming, out, rules = upper_rule(drop_root, tmp_path)
+    (incoming / "before.txt").write_text("there before the watcher")
     journal = tmp_path / "journal.sqlite"
     with watching(rules, watcher, journal):
         wait_for(journal, 1)
@@ -67,21 +74,11 @@ rules:
 def test_once_runs_what_a_listing_finds_then_exits_and_again_runs_nothing(
     watcher: Settings, drop_root: Path, tmp_path: Path
 ) -> None:
-    base = drop_root / uuid.uuid4().hex[:8]
-    incoming, out = base / "in", base / "out"
-    (incoming / "sub").mkdir(parents=True)
+    incoming, out, rules = upper_rule(drop_root, tmp_path)
+    (incoming / "sub").mkdir()
     (incoming / "one.txt").write_text("first")
     (incoming / "sub" / "two.txt").write_text("second")
     (incoming / "three.dat").write_text("no rule matches")
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        f"""
-rules:
-  - name: upper-once
-    on: {{source: "file://{incoming}", path: "**/*.txt"}}
-    run: {{function: upper-ev, outputs: "file://{out}/{{stem}}/"}}
-"""
-    )
     journal = str(tmp_path / "journal.sqlite")
     args = [sys.executable, "-m", "preserve", "watch", str(rules), "--once", "--json"]
     first = subprocess.run([*args, "--journal", journal], capture_output=True, text=True)
