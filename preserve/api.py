@@ -351,7 +351,8 @@ def watch(
     """Watch every source the rules file ``rules`` names and run the matching function for
     every matching event, until ``stop`` is set (running invocations are waited for, or
     handed back to the journal once ``abandon`` is set too). ``once``: process what is
-    pending and what a listing of the sources finds, then return. ``journal``: the
+    pending and what a listing of the sources finds, then return. ``stop`` and ``abandon``
+    are only read, never waited on, so a signal handler may set them. ``journal``: the
     journal's file (default ``<data_dir>/events.sqlite``)."""
     from preserve.events.watch import watch as _watch
 

@@ -210,11 +210,14 @@ class _Run:
                 break
 
     def forever(self, stop: threading.Event, abandon: threading.Event) -> WatchResult:
+        # ``stop`` and ``abandon`` are only read here: a signal handler sets them in this
+        # thread, and would deadlock on their lock if this thread held it (wait, set).
+        quit_sources = threading.Event()
         threads = self._start_loops()
-        watching = self._start_sources(stop)
+        watching = self._start_sources(quit_sources)
         while not stop.is_set() and not self.halt.is_set():
-            stop.wait(0.2)
-        stop.set()  # sources stop taking events
+            self.halt.wait(0.2)
+        quit_sources.set()  # sources stop taking events
         for t in watching:
             t.join(10)
         self._drain(abandon)
