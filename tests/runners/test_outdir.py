@@ -65,6 +65,19 @@ def test_as_root_the_outputs_are_taken_over(tmp_path: Path) -> None:
     assert (final / "plots" / "fig.png").read_bytes() == b"\x89PNG"
 
 
+def readable_copy(lib: Path) -> Path:
+    """The modules reclaim needs, where another user can import them: the checkout may sit
+    under a folder only root can enter (a clone in /root, or a private mktemp folder)."""
+    for module in ("__init__.py", "fsmodes.py", "runners/__init__.py", "runners/outdir.py"):
+        target = lib / "preserve" / module
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = ROOT / "preserve" / module
+        target.write_text("" if module.endswith("__init__.py") else source.read_text())
+    for path in (lib, *lib.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return lib
+
+
 @pytest.fixture
 def shared_tmp() -> Iterator[Path]:
     """A folder another user can reach (pytest's tmp_path is private to root)."""
@@ -86,7 +99,7 @@ def test_without_privileges_files_are_replaced_by_own_copies(shared_tmp: Path) -
         [SYSTEM_PYTHON, "-c", RECLAIM, str(outdir)],
         user=NOBODY,
         group=NOBODY,
-        env={"PYTHONPATH": str(ROOT)},
+        env={"PYTHONPATH": str(readable_copy(shared_tmp / "lib"))},
         capture_output=True,
         text=True,
     )
