@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from preserve.capture import CaptureResult
+from preserve.compare_runs import RunComparison
 from preserve.doi.resolve import ResolvedDoi
 from preserve.errors import InvocationFailed, NotReproduced, PreserveError, TargetError
 from preserve.events.model import WatchResult
@@ -52,10 +53,12 @@ __all__ = [
     "PushResult",
     "RerunResult",
     "ResolvedDoi",
+    "RunComparison",
     "Settings",
     "TargetError",
     "WatchResult",
     "capture",
+    "compare",
     "deploy",
     "event",
     "events",
@@ -199,6 +202,7 @@ def rerun(
     env: Mapping[str, str | None] | None = None,
     allow_network: bool = False,
     allow_unverified: Collection[str] = (),
+    report: PathLike | None = None,
 ) -> RerunResult:
     """Fetch, verify and rerun ``target`` (a DOI, an OCI reference or a crate
     directory) and compare every output with the published one.
@@ -226,6 +230,7 @@ def rerun(
         env=env,
         allow_network=allow_network,
         allow_unverified=allow_unverified,
+        report=Path(report) if report is not None else None,
     )
 
 
@@ -403,3 +408,32 @@ def _journal(settings: Settings | None, journal: PathLike | None) -> Path:
     from preserve.events.journal import database
 
     return Path(journal) if journal is not None else database(_settings(settings).data_dir)
+
+
+def compare(
+    a: PathLike,
+    b: PathLike,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    report: PathLike | None = None,
+    settings: Settings | None = None,
+    progress: Progress = QUIET,
+) -> RunComparison:
+    """Compare the outputs of two crates (each a DOI, an OCI reference or a crate
+    directory) without running anything: A's outputs are the reference.
+
+    Verdicts, tolerances and report are those of :func:`rerun`; ``report`` also
+    writes the HTML report there. Not reproduced *returns* (``reproduced`` False).
+    """
+    from preserve.compare_runs import compare_runs
+
+    return compare_runs(
+        str(a),
+        str(b),
+        settings=_settings(settings),
+        rtol=rtol,
+        atol=atol,
+        report=Path(report) if report is not None else None,
+        progress=progress,
+    )

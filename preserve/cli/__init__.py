@@ -38,6 +38,7 @@ COMMANDS = {
     "publish": "preserve.cli.doi_cmd:publish",
     "resolve": "preserve.cli.doi_cmd:resolve",
     "rerun": "preserve.cli.rerun_cmd:rerun",
+    "compare": "preserve.cli.compare_cmd:compare",
     "plugins": "preserve.cli.plugins_cmd:plugins_",
     "deploy": "preserve.cli.functions_cmd:deploy",
     "invoke": "preserve.cli.functions_cmd:invoke",
@@ -84,6 +85,7 @@ def cli(ctx: click.Context, config_file: Path | None, debug: bool) -> None:
     \b
     After an analysis:  preserve capture DIR -> push -> publish (DOI)
     From a paper:       preserve rerun DOI
+    Any two runs:       preserve compare A B
     On new data:        preserve deploy DOI --to local -> invoke NAME --input X=URI
     As data arrives:    preserve watch RULES.yaml; preserve events
     Set-up check:       preserve doctor

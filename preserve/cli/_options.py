@@ -1,8 +1,9 @@
-"""Options whose choices are the installed plug-ins (entry points), read when the CLI starts."""
+"""Options shared by commands; plug-in choices are the installed entry points, read at start."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -57,3 +58,22 @@ def input_option(help_text: str) -> Decorator:
         callback=_input_pairs,
         help=help_text,
     )
+
+
+def report_option() -> Decorator:
+    return click.option(
+        "--report",
+        type=click.Path(path_type=Path, dir_okay=False),
+        metavar="FILE",
+        help="Also write the comparison report (self-contained HTML, with plots) to FILE.",
+    )
+
+
+def tolerance_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--rtol and --atol; unset ones come from the author's manifest, else the defaults."""
+    func = click.option(
+        "--atol", type=click.FloatRange(min=0), help="Absolute tolerance for numbers."
+    )(func)
+    return click.option(
+        "--rtol", type=click.FloatRange(min=0), help="Relative tolerance for numbers."
+    )(func)

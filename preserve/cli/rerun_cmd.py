@@ -7,20 +7,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from preserve import plugins
 from preserve.cli._context import AppContext
-from preserve.cli._options import input_option, json_option, plugin_option
+from preserve.cli._options import (
+    input_option,
+    json_option,
+    plugin_option,
+    report_option,
+    tolerance_options,
+)
 from preserve.cli._render import err_console, out_console, print_json, progress_for
+from preserve.cli._verdicts import not_reproduced, print_verdicts
+from preserve.crate.model import REPORT_PAGE
 from preserve.errors import NotReproduced, PreserveError
 from preserve.settings import Settings
 
 if TYPE_CHECKING:
-    from preserve.compare import OutputComparison
     from preserve.rerun import RerunResult
-
-STYLE = {"identical": "green", "equivalent": "cyan", "different": "red", "missing": "red"}
 
 
 def _env_pairs(
@@ -69,14 +73,14 @@ def _env_pairs(
     metavar="NAME",
     help="Use input NAME although the crate records no checksum for it (recorded). Repeatable.",
 )
-@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance for numbers.")
-@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance for numbers.")
+@tolerance_options
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     help="Stop the run after this many seconds.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing rerun crate at -o.")
+@report_option()
 @json_option()
 @click.pass_obj
 def rerun(
@@ -92,6 +96,7 @@ def rerun(
     atol: float | None,
     timeout: float | None,
     overwrite: bool,
+    report: Path | None,
     as_json: bool,
 ) -> None:
     """Fetch, verify and rerun a preserved analysis; report whether it reproduced.
@@ -114,13 +119,14 @@ def rerun(
         atol=atol,
         timeout=timeout,
         overwrite=overwrite,
+        report=report,
         progress=progress_for(as_json),
     )
     _report_to_catalogue(settings, result.to_json())
     if as_json:  # the report is the one JSON document on stdout
         print_json(result.to_json())
     else:
-        _render(result, target)
+        _render(result, target, report)
     if result.reproduced is False:
         raise NotReproduced(
             f"not reproduced: {not_reproduced(result.comparisons)}",
@@ -132,37 +138,22 @@ def rerun(
         )
 
 
-def not_reproduced(comparisons: tuple[OutputComparison, ...]) -> str:
-    """ "a.csv differs from the published output; b.h5 is missing", in plain English."""
-    different = [c.path for c in comparisons if c.verdict == "different"]
-    missing = [c.path for c in comparisons if c.verdict == "missing"]
-    parts = []
-    if different:
-        verb = "differs" if len(different) == 1 else "differ"
-        noun = "output" if len(different) == 1 else "outputs"
-        parts.append(f"{', '.join(different)} {verb} from the published {noun}")
-    if missing:
-        parts.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
-    return "; ".join(parts)
-
-
-def _render(result: RerunResult, target: str) -> None:
+def _render(result: RerunResult, target: str, report: Path | None) -> None:
     console = out_console()
     if result.new_data:
         console.print(
             f"[green]ran on new data[/]: crate {escape(str(result.rerun_dir))}", highlight=False
         )
         return
-    table = Table(
-        title=f"rerun of {result.origin.doi or result.origin.crate_ref or target}",
-        title_justify="left",
-    )
-    for col in ("output", "verdict", "details"):
-        table.add_column(col)
-    for c in result.comparisons:
-        table.add_row(escape(c.path), f"[{STYLE[c.verdict]}]{c.verdict}[/]", escape(c.summary))
-    console.print(table)
+    title = f"rerun of {result.origin.doi or result.origin.crate_ref or target}"
+    print_verdicts(title, result.comparisons)
     console.print(f"rerun crate: {escape(str(result.rerun_dir))}", highlight=False)
+    if result.report is not None:
+        console.print(
+            f"report: {escape(str(result.rerun_dir / REPORT_PAGE))}"
+            + (f" and {escape(str(report))}" if report else ""),
+            highlight=False,
+        )
 
 
 def _report_to_catalogue(settings: Settings, report: dict[str, Any]) -> None:

@@ -9,7 +9,13 @@ or ``missing``. See :mod:`preserve.compare.outputs` for how formats are chosen.
 """
 
 from preserve.compare.model import Difference, Format, OutputComparison, Tolerance, Verdict
-from preserve.compare.outputs import compare_output, compare_outputs, reproduced, sniff
+from preserve.compare.outputs import (
+    compare_for_report,
+    compare_output,
+    compare_outputs,
+    reproduced,
+    sniff,
+)
 
 __all__ = [
     "Difference",
@@ -17,6 +23,7 @@ __all__ = [
     "OutputComparison",
     "Tolerance",
     "Verdict",
+    "compare_for_report",
     "compare_output",
     "compare_outputs",
     "reproduced",

@@ -12,6 +12,7 @@ from preserve.compare.model import (
     Verdict,
     fmt_dev,
 )
+from preserve.compare.plotdata import MAX_PLOTS, Plot
 
 # Longer lists are cut (the count of the rest is kept): a terminal and a JSON
 # report stay readable when every value of a large dataset differs.
@@ -36,8 +37,10 @@ class Findings:
     all values compared equal; text and binary report none.
     """
 
-    def __init__(self, tol: Tolerance, *, structured: bool) -> None:
+    def __init__(self, tol: Tolerance, *, structured: bool, plots: bool = False) -> None:
         self.tol = tol
+        # Reduced data for a report's plots, when asked for (see plotdata.py).
+        self.plots: list[Plot] | None = [] if plots else None
         self.failures = _Capped()
         self.notes = _Capped()
         self.attributes = _Capped()
@@ -59,6 +62,14 @@ class Findings:
     def attribute(self, difference: Difference) -> None:
         """An HDF5 attribute difference, reported separately."""
         self.attributes.add(difference)
+
+    def wants_plot(self) -> bool:
+        """Whether plot data is gathered, and there is room for another plot."""
+        return self.plots is not None and len(self.plots) < MAX_PLOTS
+
+    def plot(self, data: Plot) -> None:
+        if self.plots is not None and len(self.plots) < MAX_PLOTS:
+            self.plots.append(data)
 
     def deviation(self, abs_dev: float, rel_dev: float, location: str) -> None:
         """Record deviations found at ``location``; NaN (no defined deviation) is skipped."""
@@ -98,6 +109,7 @@ class Findings:
             omitted_attribute_differences=self.attributes.total - len(self.attributes.items),
             rtol=self.tol.rtol,
             atol=self.tol.atol,
+            plots=tuple(self.plots or ()),
         )
 
     def _summary(self, different: bool, equal_note: str | None, strict: bool) -> str:

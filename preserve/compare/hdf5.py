@@ -36,6 +36,7 @@ import numpy as np
 from preserve.compare.blocks import blocks
 from preserve.compare.findings import Findings
 from preserve.compare.model import Difference, Tolerance
+from preserve.compare.nexus import DatasetPlot
 from preserve.compare.values import ArrayComparer, render
 from preserve.progress import Task
 
@@ -219,13 +220,18 @@ class _Walker:
                 self._fail(path, "unreadable", None, None, f"cannot read values: {exc}")
 
     def _values(self, path: str, ed: h5py.Dataset, ad: h5py.Dataset) -> None:
-        comparer = ArrayComparer(len(ed.shape), self.tol)
+        plot = DatasetPlot.of(path, ed) if self.findings.wants_plot() else None
+        comparer = ArrayComparer(len(ed.shape), self.tol, keep_deviations=plot is not None)
         max_elements = max(1, BLOCK_BYTES // max(8, ed.dtype.itemsize))
         for selection, offset in blocks(ed.shape, max_elements, ed.chunks):
             e, a = _read(ed, selection), _read(ad, selection)
             comparer.update(e, a, offset)
+            if plot is not None:
+                plot.update(selection, e, a, offset, comparer.deviations)
             self.task.advance(e.nbytes)
         comparer.report(self.findings, path)
+        if plot is not None and comparer.unequal():
+            self.findings.plot(plot.result())
 
     def _attributes(self, path: str, e: Any, a: Any) -> None:
         enames, anames = set(e.attrs.keys()), set(a.attrs.keys())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from preserve.compare.plotdata import Plot
 
 Verdict = Literal["identical", "equivalent", "different", "missing"]
 Format = Literal["bytes", "hdf5", "csv", "tsv", "json", "text", "binary"]
@@ -76,6 +78,8 @@ class OutputComparison:
     omitted_attribute_differences: int = 0
     rtol: float = 0.0
     atol: float = 0.0
+    # Reduced data for a report's plots (compare_output(..., plots=True)); not in to_json.
+    plots: tuple[Plot, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def reproduced(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from preserve.compare.findings import Findings
@@ -26,6 +26,9 @@ from preserve.progress import QUIET, Progress, Task
 _TABLES = {".csv": ("csv", ","), ".tsv": ("tsv", "\t"), ".tab": ("tsv", "\t")}
 _JSON = {".json", ".jsonld"}
 _STRUCTURED = {"hdf5", "csv", "tsv", "json"}
+# Plots held for one report at most: a crate with thousands of outputs stays bounded
+# in memory (each plot is at most ~1.5 MiB of reduced data, see plotdata.py).
+MAX_REPORT_PLOTS = 48
 
 
 def compare_output(
@@ -36,13 +39,15 @@ def compare_output(
     atol: float,
     path: str,
     strict_attributes: bool = False,
+    plots: bool = False,
     progress: Progress = QUIET,
 ) -> OutputComparison:
     """Compare one published output (``expected``) with the rerun's (``actual``).
 
     ``path`` names the output in the report. ``strict_attributes`` makes HDF5
     attribute differences count towards the verdict (by default they are only
-    listed, see :mod:`preserve.compare.hdf5`).
+    listed, see :mod:`preserve.compare.hdf5`). ``plots`` gathers the reduced
+    data a report plots (:mod:`preserve.compare.plotdata`) while comparing.
     """
     tol = _tolerance(rtol, atol)
     if not expected.is_file():
@@ -66,7 +71,7 @@ def compare_output(
                 atol=tol.atol,
             )
         with progress.task(f"comparing {path}", None) as task:
-            return _compare_content(expected, actual, tol, path, strict_attributes, task)
+            return _compare_content(expected, actual, tol, path, strict_attributes, plots, task)
     except OSError as exc:
         raise DataError(f"cannot read output {path}: {exc}") from exc
 
@@ -79,6 +84,7 @@ def compare_outputs(
     atol: float,
     *,
     strict_attributes: bool = False,
+    plots: bool = False,
     progress: Progress = QUIET,
 ) -> list[OutputComparison]:
     """Compare each output path (relative, POSIX) under the two directories."""
@@ -96,11 +102,26 @@ def compare_outputs(
                     atol=atol,
                     path=path,
                     strict_attributes=strict_attributes,
+                    plots=plots,
                     progress=progress,
                 )
             )
             task.advance(1)
     return results
+
+
+def compare_for_report(
+    pairs: Mapping[str, tuple[Path, Path | None]], *, rtol: float, atol: float
+) -> tuple[OutputComparison, ...]:
+    """Compare each output path's (published, rerun) files, gathering plot data for a
+    report until :data:`MAX_REPORT_PLOTS` plots are held (the rest compare as usual)."""
+    results = []
+    budget = MAX_REPORT_PLOTS
+    for path, (expected, actual) in pairs.items():
+        result = compare_output(expected, actual, rtol=rtol, atol=atol, path=path, plots=budget > 0)
+        budget -= len(result.plots)
+        results.append(result)
+    return tuple(results)
 
 
 def reproduced(comparisons: Sequence[OutputComparison]) -> bool:
@@ -121,10 +142,10 @@ def sniff(path: Path) -> Format:
 
 
 def _compare_content(
-    expected: Path, actual: Path, tol: Tolerance, path: str, strict: bool, task: Task
+    expected: Path, actual: Path, tol: Tolerance, path: str, strict: bool, plots: bool, task: Task
 ) -> OutputComparison:
     fmt = sniff(expected)
-    findings = Findings(tol, structured=fmt in _STRUCTURED)
+    findings = Findings(tol, structured=fmt in _STRUCTURED, plots=plots)
     note = None
     try:
         if fmt == "hdf5":

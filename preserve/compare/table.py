@@ -32,6 +32,7 @@ from preserve.compare.columns import Cell, ColumnStats
 from preserve.compare.findings import Findings
 from preserve.compare.model import WITHIN_ROUNDING, WITHIN_TOLERANCE, Difference, Tolerance, fmt_dev
 from preserve.compare.printed import parse_number
+from preserve.compare.tableplot import TablePlots
 from preserve.compare.values import MAX_RENDERED, render
 
 __all__ = ["compare_table", "parse_number"]
@@ -75,16 +76,19 @@ def compare_table(
         )
         return
     names = header or []
+    plots = TablePlots(names) if findings.wants_plot() else None
     try:
         columns = _columns(names)
-        rows = _arrow_rows(expected, actual, delimiter, names, columns, tol)
+        rows = _arrow_rows(expected, actual, delimiter, names, columns, tol, plots)
     except _Irregular:
-        columns = _columns(names)
+        columns, plots = _columns(names), None
         rows = _csv_rows(expected, actual, delimiter, columns, tol)
     for problem in rows.problems:
         findings.fail(problem)
     for column in columns:
         _report(column, rows.compared, tol, findings)
+    for series in plots.results(columns) if plots and not rows.problems else ():
+        findings.plot(series)
 
 
 def _reader(stack: ExitStack, path: Path, delimiter: str) -> Iterator[list[str]]:
@@ -116,11 +120,12 @@ def _arrow_rows(
     header: list[str],
     columns: list[ColumnStats],
     tol: Tolerance,
+    plots: TablePlots | None,
 ) -> _Rows:
     rows = _Rows()
     try:
         published, rerun = (_batches(p, delimiter, header) for p in (expected, actual))
-        _compare_batches(published, rerun, columns, tol, rows)
+        _compare_batches(published, rerun, columns, tol, rows, plots)
     except pa.ArrowException as exc:
         raise _Irregular from exc
     return rows
@@ -132,10 +137,13 @@ def _compare_batches(
     columns: list[ColumnStats],
     tol: Tolerance,
     rows: _Rows,
+    plots: TablePlots | None,
 ) -> None:
     for e, a in _aligned(published, rerun, rows):
         for i, column in enumerate(columns):
             column.update(e.column(i), a.column(i), rows.compared + 1, tol)
+        if plots is not None:
+            plots.update(e, a)
         rows.compared += e.num_rows
 
 

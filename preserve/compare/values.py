@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from preserve.compare.findings import Findings
 from preserve.compare.model import WITHIN_TOLERANCE, Difference, Tolerance, fmt_dev
+from preserve.compare.plotdata import Deviations
 
 MAX_RENDERED = 60
 _FLOAT_KINDS = "fc"
@@ -119,12 +120,17 @@ class ArrayComparer:
     kinds exactly. Indices reported are global: block offset + position in block.
     """
 
-    def __init__(self, ndim: int, tol: Tolerance) -> None:
+    def __init__(self, ndim: int, tol: Tolerance, *, keep_deviations: bool = False) -> None:
         self.ndim = ndim
         self.tol = tol
         self.leaves: dict[tuple[str, ...], LeafStats] = {}
+        # With keep_deviations, the last block's numeric deviations (of a plain,
+        # non-compound array) are kept for a plot to reuse rather than recompute.
+        self.keep_deviations = keep_deviations
+        self.deviations: Deviations | None = None
 
     def update(self, expected: np.ndarray, actual: np.ndarray, offset: tuple[int, ...]) -> None:
+        self.deviations = None
         self._leaf((), expected, actual, offset)
 
     def _leaf(
@@ -141,6 +147,8 @@ class ArrayComparer:
         stats.compared += e.size
         unequal = _not_equal(e, a)
         if not unequal.any():
+            if self.keep_deviations and stats.numeric:
+                self.deviations = Deviations(np.empty(0, np.intp), np.empty(0), None)
             return
         positions = np.flatnonzero(unequal)
         ev, av = e[unequal], a[unequal]
@@ -173,7 +181,9 @@ class ArrayComparer:
             # numpy.isclose: an infinity is close only to the same one, found equal before.
             beyond: npt.NDArray[np.bool_] = ~(abs_dev <= limit)
             beyond |= np.isinf(abs_dev)
-            self._maxima(stats, abs_dev, scale, limit, positions, shape, offset)
+            rel = self._maxima(stats, abs_dev, scale, limit, positions, shape, offset)
+        if self.keep_deviations:
+            self.deviations = Deviations(positions, abs_dev, rel)
         return beyond
 
     @staticmethod
@@ -185,20 +195,22 @@ class ArrayComparer:
         positions: npt.NDArray[np.intp],
         shape: tuple[int, ...],
         offset: tuple[int, ...],
-    ) -> None:
+    ) -> npt.NDArray[np.float64] | None:
+        """Update the maxima; the relative deviations, when they were computed."""
         try:
             k = int(np.nanargmax(abs_dev))
         except ValueError:  # all NaN: no deviation defined
-            return
+            return None
         if abs_dev[k] > stats.max_abs:
             stats.max_abs = float(abs_dev[k])
             stats.max_abs_index = _global(positions[k], shape, offset)
         if np.isinf(abs_dev[k]):
             stats.max_rel = np.inf
-            return
+            return None
         # Relative to the expected value; x / 0 is inf (deviations here are > 0 or NaN).
-        rel = np.divide(abs_dev, scale, out=scratch)
+        rel: npt.NDArray[np.float64] = np.divide(abs_dev, scale, out=scratch)
         stats.max_rel = max(stats.max_rel, float(np.nanmax(rel)))
+        return rel
 
     def _firsts(
         self,
@@ -266,6 +278,10 @@ class ArrayComparer:
     def _at(self, location: str, fields: tuple[str, ...], index: tuple[int, ...]) -> str:
         element, sub = index[: self.ndim], index[self.ndim :]
         return location + fmt_index(element) + "".join(f".{f}" for f in fields) + fmt_index(sub)
+
+    def unequal(self) -> bool:
+        """Whether any value differed at all (within tolerance or not)."""
+        return any(s.unequal for s in self.leaves.values())
 
     def differs(self) -> bool:
         return any(s.beyond for s in self.leaves.values())

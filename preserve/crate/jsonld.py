@@ -65,7 +65,7 @@ def _people(record: CrateRecord) -> list[dict[str, Any]]:
     return list(entities.values())
 
 
-def _file(f: FileRecord, **extra: Any) -> dict[str, Any]:
+def record_entity(f: FileRecord, **extra: Any) -> dict[str, Any]:
     return file_entity(f.id, f.size, f.sha256, f.encoding_format, f.name, f.description, **extra)
 
 
@@ -345,12 +345,12 @@ def build_graph(record: CrateRecord) -> dict[str, Any]:
     local_inputs = {i.id for i in record.inputs if not i.remote}
     env = _environment(record)
     usage = _resource_usage(record)
-    outputs = [_file(o) for o in record.outputs]
+    outputs = [record_entity(o) for o in record.outputs]
     verdicts = _verdicts(record, outputs)
-    extras = [_file(f, about=_ref(_about(f, record.run.id))) for f in record.extra_files]
-    files = [_file(f) for f in record.analysis_files]
+    extras = [record_entity(f, about=_ref(_about(f, record.run.id))) for f in record.extra_files]
+    files = [record_entity(f) for f in record.analysis_files]
     if record.config:
-        files.append(_file(record.config.file))
+        files.append(record_entity(record.config.file))
     root = _root(
         record,
         [f"{ANALYSIS_DIR}/"]

@@ -20,6 +20,9 @@ RUN_SPEC = "preserve-run.json"
 ANALYSIS_DIR = "analysis"
 OUTPUTS_DIR = "outputs"
 LOGS_DIR = "logs"
+# Rerun crates: the comparison report and the folder of its plots (preserve/report/).
+REPORT_PAGE = "report.html"
+REPORT_DIR = "report"
 MOUNT_ROOT = "/preserve"
 OUTDIR_MOUNT = f"{MOUNT_ROOT}/outputs"
 

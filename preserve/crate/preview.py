@@ -11,6 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from preserve.crate.model import REPORT_PAGE
 from preserve.crate.read import Action, CrateView, Data, view_of
 
 
@@ -85,6 +86,11 @@ def render_preview(document: dict[str, Any]) -> str:
     parts.append(
         "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta if v) + "</dl>"
     )
+    if view.data(REPORT_PAGE) is not None:
+        parts.append(
+            f'<p class="status"><a href="{REPORT_PAGE}" id="report-link">The comparison '
+            "report</a>: every output's verdict, with plots of what differs.</p>"
+        )
     if action:
         parts.append(_run(view, action))
     target = root.identifier or "CRATE_DIR"

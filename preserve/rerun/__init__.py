@@ -20,18 +20,22 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from preserve.compare import OutputComparison, compare_output, reproduced
-from preserve.crate.model import OUTPUTS_DIR, RunRecord
+from preserve.compare import OutputComparison, compare_for_report, reproduced
+from preserve.compare.tolerance import DEFAULT_ATOL as DEFAULT_ATOL
+from preserve.compare.tolerance import DEFAULT_RTOL as DEFAULT_RTOL
+from preserve.compare.tolerance import ChosenTolerance, choose
+from preserve.crate.model import OUTPUTS_DIR, REPORT_PAGE, RunRecord
 from preserve.crate.plan import RerunPlan, read_plan
 from preserve.crate.target import check_target, finalize, staging_dir
 from preserve.disk import writing
 from preserve.errors import ConfigError, DataError, RunError
 from preserve.locks import exclusive, lock_path
 from preserve.progress import QUIET, Progress
+from preserve.report import Report, check_report_target, write_report
 from preserve.rerun.confine import check_plan, check_tree
 from preserve.rerun.execute import run_rerun
 from preserve.rerun.fetch import StagedInput, environment, fetch_image, stage_inputs
@@ -40,9 +44,6 @@ from preserve.rerun.record import write_rerun_crate
 from preserve.runners.base import open_runner
 from preserve.settings import Settings
 from preserve.shim.jsonld import iso
-
-DEFAULT_RTOL = 1e-9
-DEFAULT_ATOL = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,16 @@ class RerunResult:
     run: RunRecord
     comparisons: tuple[OutputComparison, ...]
     new_data: bool
-    rtol: float
-    atol: float
+    tolerance: ChosenTolerance
+    report: Report | None = None
+
+    @property
+    def rtol(self) -> float:
+        return self.tolerance.rtol
+
+    @property
+    def atol(self) -> float:
+        return self.tolerance.atol
 
     @property
     def reproduced(self) -> bool | None:
@@ -67,9 +76,10 @@ class RerunResult:
             "doi": self.origin.doi,
             "crate_ref": str(self.origin.crate_ref) if self.origin.crate_ref else None,
             "rerun_crate": str(self.rerun_dir),
+            "report": str(self.rerun_dir / REPORT_PAGE) if self.report else None,
             "reproduced": self.reproduced,
             "new_data": self.new_data,
-            "tolerance": {"rtol": self.rtol, "atol": self.atol},
+            "tolerance": self.tolerance.to_json(),
             "run": {
                 "exit_code": self.run.exit_code,
                 "start": iso(self.run.start),
@@ -96,6 +106,7 @@ def rerun(
     env: Mapping[str, str | None] | None = None,
     allow_network: bool = False,
     allow_unverified: Collection[str] = (),
+    report: Path | None = None,
 ) -> RerunResult:
     """Rerun ``target`` (DOI, OCI reference or crate directory); see the module docstring.
 
@@ -103,6 +114,7 @@ def rerun(
     variables to pass (``NAME: None`` takes the value from ``environ``),
     ``allow_network`` gives a crate that asks for it a network, and
     ``allow_unverified`` names remote inputs to use without a recorded checksum.
+    The comparison report goes into the rerun crate, and to ``report`` if given.
     """
     environ = os.environ if environ is None else environ
     overrides = dict(inputs or {})
@@ -121,10 +133,12 @@ def rerun(
             hint="pass --allow-network to give the run a network (the rerun crate records that)",
         )
     run_env = environment(plan.spec["env"], env or {}, environ)
-    rtol, atol = tolerances(plan.spec.get("tolerance"), rtol, atol)
+    chosen = choose(plan.spec.get("tolerance"), rtol, atol)
 
     rerun_dir = (output or Path.cwd() / f"{manifest.name}-rerun").resolve()
     check_target(rerun_dir, overwrite)
+    if report is not None:
+        check_report_target(report)
     with exclusive(lock_path(settings.cache_dir, "image", str(plan.image_ref or plan.image_id))):
         image = fetch_image(plan, settings, runner, progress)
     staged = stage_inputs(plan, overrides, settings, progress, allow_unverified)
@@ -135,17 +149,21 @@ def rerun(
         try:
             run = run_rerun(plan, image, staged, run_env, timeout, runner, staging, progress)
             comparisons: tuple[OutputComparison, ...] = ()
+            outcome: Report | None = None
             if not new_data and run.error is None:
                 progress.step("comparing outputs with the published ones")
-                comparisons = tuple(
-                    compare_output(
-                        o.published,  # confined by the crate reader
-                        _present(staging / OUTPUTS_DIR / o.path),
-                        rtol=rtol,
-                        atol=atol,
-                        path=o.path,
-                    )
-                    for o in plan.outputs
+                sources = {
+                    o.path: (o.published, _present(staging / OUTPUTS_DIR / o.path))
+                    for o in plan.outputs  # published paths confined by the crate reader
+                }
+                comparisons = compare_for_report(sources, rtol=chosen.rtol, atol=chosen.atol)
+                outcome = Report(
+                    f"Rerun of {manifest.name}",
+                    origin.doi or str(origin.crate_ref or target),
+                    str(rerun_dir),
+                    chosen,
+                    comparisons,
+                    sources,
                 )
             notes = _granted(plan, allow_network, staged)
             write_rerun_crate(
@@ -159,17 +177,22 @@ def rerun(
                 staging,
                 settings,
                 notes,
+                outcome,
             )
             finalize(staging, rerun_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+    if outcome is not None:  # the rerun's outputs are now in the crate, not in staging
+        outcome = replace(outcome, sources=_moved(outcome.sources, rerun_dir))
+        if report is not None:
+            write_report(outcome, report)
     if run.error is not None:
         raise RunError(
             f"the rerun failed: {run.error}",
             hint=f"the crate {rerun_dir} records the failed rerun with its logs",
         )
-    return RerunResult(target, origin, rerun_dir, run, comparisons, new_data, rtol, atol)
+    return RerunResult(target, origin, rerun_dir, run, comparisons, new_data, chosen, outcome)
 
 
 def _check_names(option: str, names: Collection[str], plan: RerunPlan) -> None:
@@ -194,15 +217,17 @@ def tolerances(
     recorded: Mapping[str, Any] | None, rtol: float | None, atol: float | None
 ) -> tuple[float, float]:
     """Given values, else the crate's, else the defaults; 0 is a tolerance, not "unset"."""
-    recorded = recorded or {}
+    chosen = choose(recorded, rtol, atol)
+    return chosen.rtol, chosen.atol
 
-    def pick(given: float | None, key: str, default: float) -> float:
-        if given is not None:
-            return given
-        value = recorded.get(key)
-        return default if value is None else float(value)
 
-    return pick(rtol, "rtol", DEFAULT_RTOL), pick(atol, "atol", DEFAULT_ATOL)
+def _moved(
+    sources: Mapping[str, tuple[Path, Path | None]], rerun_dir: Path
+) -> dict[str, tuple[Path, Path | None]]:
+    return {
+        path: (published, rerun_dir / OUTPUTS_DIR / path if produced else None)
+        for path, (published, produced) in sources.items()
+    }
 
 
 def _present(path: Path) -> Path | None:

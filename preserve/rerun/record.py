@@ -28,6 +28,8 @@ from preserve.crate.read import CrateView, Data
 from preserve.hashing import hash_files
 from preserve.manifest import Manifest
 from preserve.mediatypes import guess
+from preserve.report import Report
+from preserve.report.crate import add_to_crate
 from preserve.rerun.fetch import StagedInput
 from preserve.rerun.locate import Origin
 from preserve.settings import Publisher, Settings
@@ -45,6 +47,7 @@ def write_rerun_crate(
     staging: Path,
     settings: Settings,
     granted: str = "",
+    report: Report | None = None,
 ) -> None:
     view = plan.view
     copy_confined(view, ANALYSIS_DIR, staging)
@@ -114,6 +117,8 @@ def write_rerun_crate(
         action["description"] += f". Rerun of {based_on}."
     if granted:
         action["description"] += f" {granted}"
+    if report is not None:
+        add_to_crate(report, staging, document, about=run.id)
     write_document(staging, document)
 
 

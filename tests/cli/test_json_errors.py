@@ -40,6 +40,7 @@ def test_configuration_error_is_json(command: str, tmp_path: Path) -> None:
     args |= {"attach": ["10.5072/x", "-o", str(tmp_path / "bundle")]}
     (tmp_path / "rules.yaml").write_text("rules: []\n")
     args |= {"watch": [str(tmp_path / "rules.yaml")], "events": []}
+    args |= {"compare": [str(tmp_path), str(tmp_path)]}
     proc = run_preserve(command, *args[command], "--json", env={"PRESERVE_CONFIG": str(config)})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = error_document(proc.stdout)

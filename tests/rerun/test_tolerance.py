@@ -48,5 +48,10 @@ def test_rerun_uses_the_manifests_zero_tolerance(tmp_path: Path, base_image: str
     proc = run_preserve("rerun", str(crate), "-o", str(tmp_path / "rerun"), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["tolerance"] == {"rtol": 0.0, "atol": 0.0}
+    manifest = "the author's manifest"
+    assert report["tolerance"] == {
+        "rtol": 0.0,
+        "atol": 0.0,
+        "source": {"rtol": manifest, "atol": manifest},
+    }
     assert report["reproduced"] is True  # the same numbers: equal even with no tolerance

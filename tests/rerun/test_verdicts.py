@@ -41,8 +41,12 @@ def test_numbers_beyond_tolerance_are_different_with_location(
 ) -> None:
     analysis = make(tmp_path, "montecarlo", DIFFERENT, ["result.h5", "result.json"])
     capture(analysis, settings=Settings.load(), output=tmp_path / "crate")
-    proc = run_preserve("rerun", str(tmp_path / "crate"), "-o", str(tmp_path / "rerun"), "--json")
+    page = tmp_path / "report.html"
+    crate, rerun = str(tmp_path / "crate"), str(tmp_path / "rerun")
+    proc = run_preserve("rerun", crate, "-o", rerun, "--json", "--report", str(page))
     assert proc.returncode == 3, proc.stderr
+    # the report (written once the rerun crate is complete) shows the JSON diff
+    assert '<span class="del">- &quot;pi&quot;: ' in page.read_text()
     assert "not reproduced" in proc.stderr
     report = json.loads(proc.stdout)
     assert list(validator("rerun-report").iter_errors(report)) == []
