@@ -17,6 +17,18 @@ from typing import Any
 
 from tests.conftest import ROOT
 
+# Headless Chromium as the browser tests drive it: no network of its own, no sync,
+# no updates (with an empty --user-data-dir per test).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VALIDATOR = ROOT.parent / "shared" / "tools" / "validate-crate"
 EXAMPLE = ROOT / "crates" / "azimuthal-integration"
 FACILITY_DATA = ROOT / "crates" / "facility-data"

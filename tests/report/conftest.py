@@ -14,20 +14,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import CHROMIUM_FLAGS
 
-# Screenshots of the rendered reports, kept for a person to look at (git-ignored).
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,2400",
-]
+# Screenshots of the rendered reports, kept for a person to look at (out/ is git-ignored).
+ARTIFACTS = ROOT / "out" / "test-artifacts"
+FLAGS = [*CHROMIUM_FLAGS, "--window-size=1280,2400"]
 
 Q = np.linspace(0.5, 5.0, 5000)
 
@@ -96,7 +87,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in CHROMIUM_FLAGS:
+    for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -111,7 +102,7 @@ def open_report(driver: Any, page: Path, name: str) -> list[dict[str, Any]]:
     """Open ``page``, keep a screenshot as a test artifact; the console's errors."""
     driver.get_log("browser")  # drop what earlier pages logged
     driver.get(page.as_uri())
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.body.scrollHeight")
     driver.set_window_size(1280, max(800, min(int(height) + 40, 8000)))
     driver.save_screenshot(str(ARTIFACTS / f"report-{name}.png"))

@@ -1,6 +1,6 @@
 """Reports on identical, equivalent (noise), different (a shifted peak) and 2D outputs,
 opened in headless Chromium: no console errors, every plot loads, the verdicts read right.
-Screenshots are kept in tests/artifacts/."""
+Screenshots are kept in out/test-artifacts/."""
 
 from __future__ import annotations
 

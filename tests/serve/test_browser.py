@@ -19,23 +19,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import ROOT, run_preserve
-from tests.helpers import EXAMPLE, copy_analysis
+from tests.helpers import CHROMIUM_FLAGS, EXAMPLE, copy_analysis
 from tests.serve.conftest import TOKEN, Service, submission
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ARTIFACTS = ROOT / "out" / "test-artifacts"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> Tricky title'
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1400",
-]
+FLAGS = [*CHROMIUM_FLAGS, "--window-size=1280,1400"]
 
 
 @pytest.fixture
