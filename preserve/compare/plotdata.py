@@ -118,7 +118,7 @@ class SeriesReducer:
         self.length += e.size
         while (self.length - 1) // self.per_bin >= MAX_BINS:
             self._coarsen()
-        if known is not None and known.relative is not None:
+        if known is not None and (known.relative is not None or not known.positions.size):
             dev, rel = _dense(known, e.size)
         else:
             dev, rel = _deviations(e, a)
@@ -191,7 +191,11 @@ class SeriesReducer:
 
 def _dense(known: Deviations, size: int) -> tuple[Floats, Floats]:
     """The comparison's deviations at every position of the block (0 where equal);
-    NaN (NaN against a number) stays: a bin's argmax passes over it."""
+    NaN (NaN against a number) stays: a bin's argmax passes over it. A block the
+    comparison found equal deviates nowhere: nothing to compute."""
+    if not known.positions.size:
+        zero = np.zeros(size)
+        return zero, zero
     assert known.relative is not None
     if known.positions.size == size:  # every value differs: already dense
         dev, rel = known.absolute, known.relative

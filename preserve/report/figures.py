@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import MaxNLocator
 
 from preserve.compare import OutputComparison, Tolerance
 from preserve.compare.plotdata import Image, Plot, Series
@@ -115,6 +116,10 @@ def _series(s: Series, tol: Tolerance) -> MplFigure:
     )
     for axes in (mid, low):
         axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    for axes in (top, mid, low):
+        # Few ticks: matplotlib builds each one as artists, the drawing's largest cost.
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    low.xaxis.set_major_locator(MaxNLocator(nbins=6))
     return fig
 
 

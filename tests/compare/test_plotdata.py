@@ -9,7 +9,13 @@ import numpy as np
 
 from preserve.compare import compare_output
 from preserve.compare.blocks import blocks
-from preserve.compare.plotdata import MAX_BINS, MAX_PIXELS, ImageReducer, SeriesReducer
+from preserve.compare.plotdata import (
+    MAX_BINS,
+    MAX_PIXELS,
+    Deviations,
+    ImageReducer,
+    SeriesReducer,
+)
 
 
 def test_series_streamed_in_blocks_keeps_the_worst_points() -> None:
@@ -37,6 +43,23 @@ def test_series_nan_against_a_number_never_hides_a_deviation() -> None:
     reducer = SeriesReducer("x", 10)
     reducer.update(e, a)
     assert np.nanmax(np.abs(reducer.result().residual)) == 0.5
+
+
+def test_a_block_found_equal_is_reduced_as_computing_its_deviations_would() -> None:
+    """The comparison's "no unequal values" is reused: zeros, nothing recomputed."""
+    e = np.linspace(1, 2, 5_000)
+    a = e.copy()
+    a[-1] += 1e-3  # a later block differs
+    reused, computed = SeriesReducer("x", e.size), SeriesReducer("x", e.size)
+    nothing = Deviations(np.empty(0, np.intp), np.empty(0), None)
+    reused.update(e[:4_000], a[:4_000], known=nothing)
+    computed.update(e[:4_000], a[:4_000])
+    for reducer in (reused, computed):
+        reducer.update(e[4_000:], a[4_000:])
+    first, second = reused.result(), computed.result()
+    assert np.array_equal(first.index, second.index)
+    assert np.array_equal(first.residual, second.residual)
+    assert first.index[first.worst] == e.size - 1
 
 
 def test_image_pooled_from_any_blocks_equals_pooling_the_whole() -> None:
