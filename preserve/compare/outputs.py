@@ -18,7 +18,6 @@ from preserve.compare.findings import Findings
 from preserve.compare.hdf5 import NotHdf5, compare_hdf5, has_signature
 from preserve.compare.jsondoc import NotJson, compare_json
 from preserve.compare.model import Difference, Format, OutputComparison, Tolerance
-from preserve.compare.table import compare_table
 from preserve.compare.text import READ_SIZE, compare_binary, compare_text, is_text
 from preserve.errors import ConfigError, CrateError, DataError
 from preserve.progress import QUIET, Progress, Task
@@ -151,6 +150,8 @@ def _compare_content(
         if fmt == "hdf5":
             compare_hdf5(expected, actual, tol, findings, task)
         elif fmt in ("csv", "tsv"):
+            from preserve.compare.table import compare_table  # pyarrow only for tables
+
             compare_table(expected, actual, _TABLES[expected.suffix.lower()][1], tol, findings)
         elif fmt == "json":
             compare_json(expected, actual, tol, findings)

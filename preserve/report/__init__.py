@@ -15,9 +15,8 @@ import base64
 from pathlib import Path
 
 from preserve.errors import ConfigError, DataError
-from preserve.report.figures import Figure, make_figures
 from preserve.report.html import render_html
-from preserve.report.model import Report
+from preserve.report.model import Figure, Report
 
 __all__ = ["Report", "check_report_target", "render_standalone", "write_report"]
 
@@ -34,6 +33,9 @@ def check_report_target(path: Path) -> None:
 
 def render_standalone(report: Report) -> str:
     """The report as one file, its images embedded as data URIs."""
+    # matplotlib is imported only when a report is drawn: every command imports this module.
+    from preserve.report.figures import make_figures
+
     return render_html(report, make_figures(report.comparisons), _data_uri)
 
 

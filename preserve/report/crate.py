@@ -13,13 +13,14 @@ from typing import Any
 from preserve.crate.io import write_atomic
 from preserve.crate.jsonld import record_entity
 from preserve.crate.model import OUTPUTS_DIR, REPORT_DIR, REPORT_PAGE, FileRecord
-from preserve.report.figures import Figure, make_figures
 from preserve.report.html import render_html
-from preserve.report.model import Report
+from preserve.report.model import Figure, Report
 
 
 def add_to_crate(report: Report, staging: Path, document: dict[str, Any], about: str) -> None:
     """Write the page and plots into ``staging`` and describe them in ``document``."""
+    from preserve.report.figures import make_figures  # matplotlib only when drawing
+
     figs = make_figures(report.comparisons)
     (staging / REPORT_DIR).mkdir(exist_ok=True)
     entities = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,19 +17,9 @@ from matplotlib.ticker import MaxNLocator
 
 from preserve.compare import OutputComparison, Tolerance
 from preserve.compare.plotdata import Image, Plot, Series
+from preserve.report.model import Figure
 
 PUBLISHED, RERUN, WORST, BAND = "#1f4e9c", "#d9480f", "#b00020", "#c9e4c5"
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One plot of one output, as a PNG."""
-
-    name: str  # file name, unique within a report
-    output: str  # the output path it shows
-    location: str  # the dataset or column within it
-    caption: str
-    png: bytes
 
 
 def make_figures(comparisons: tuple[OutputComparison, ...]) -> list[Figure]:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 from preserve.compare import OutputComparison
 from preserve.compare.model import fmt_dev
-from preserve.report.figures import Figure
-from preserve.report.model import Report
+from preserve.report.model import Figure, Report
 from preserve.report.textdiff import diff_lines
 
 STYLE = """

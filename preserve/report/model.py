@@ -11,6 +11,17 @@ from preserve.compare.tolerance import ChosenTolerance
 
 
 @dataclass(frozen=True)
+class Figure:
+    """One plot of one output, as a PNG."""
+
+    name: str  # file name, unique within a report
+    output: str  # the output path it shows
+    location: str  # the dataset or column within it
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     published: str  # what the published side is (DOI, reference, folder)

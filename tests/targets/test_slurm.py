@@ -228,6 +228,20 @@ def test_a_call_repeated_in_a_batch_runs_once(
     assert second["key"] == first["key"] and second["invocation_id"] == first["invocation_id"]
 
 
+def cancelled(cluster: SlurmCluster, job: str, seconds: float = 30) -> bool:
+    """The job reaches CANCELLED: scancel returns before slurmctld has recorded it, and a
+    loaded machine showed the job in another state right after the call returned."""
+    deadline = time.monotonic() + seconds
+    while True:
+        state = cluster.run("scontrol", "--oneliner", "show", "job", job).stdout
+        if "JobState=CANCELLED" in state:
+            return True
+        if time.monotonic() > deadline:
+            found = [w for w in state.split() if w.startswith(("JobState=", "Reason="))]
+            raise AssertionError(f"job {job} not cancelled within {seconds} s: {found}")
+        time.sleep(0.5)
+
+
 def test_a_job_that_outlives_the_wait_is_cancelled_and_its_calls_fail(
     on_slurm: str,
     storage: DcacheServer,
@@ -247,8 +261,7 @@ def test_a_job_that_outlives_the_wait_is_cancelled_and_its_calls_fail(
     settings = home_settings(isolated_dirs)
     task = records.platform_id(settings, result["invocation_id"])
     assert task is not None
-    state = cluster.run("scontrol", "--oneliner", "show", "job", task.split("_")[0]).stdout
-    assert "JobState=CANCELLED" in state
+    assert cancelled(cluster, task.split("_")[0])
     image = find(settings, on_slurm).image_ref
     deadline = time.monotonic() + 30  # SIGTERM, passed on by the docker client
     while containers.client().containers.list(filters={"ancestor": image}):
