@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -28,10 +29,21 @@ class SourceInfo:
     is_git: bool = False
 
 
+def git_env() -> dict[str, str]:
+    """Git only reads the author's repository: no optional locks (``git status`` would
+    refresh the index under ``.git/index.lock``, which a concurrent capture of the same
+    analysis then finds vanishing from its build context)."""
+    return {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+
 def _git(directory: Path, *args: str) -> str | None:
     try:
         proc = subprocess.run(
-            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=60
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=git_env(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

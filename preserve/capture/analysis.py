@@ -22,6 +22,7 @@ from preserve.crate.model import (
 from preserve.hashing import checksum_manifest, copy_tree_with_hash, copy_with_hash, hash_files
 from preserve.manifest import Manifest
 from preserve.mediatypes import guess
+from preserve.source import git_env
 
 
 def list_files(directory: Path, exclude: tuple[Path, ...], skip: tuple[str, ...] = ()) -> list[str]:
@@ -45,6 +46,7 @@ def list_files(directory: Path, exclude: tuple[Path, ...], skip: tuple[str, ...]
             *(f":(exclude,literal){folder}" for folder in skip),
         ],
         capture_output=True,
+        env=git_env(),
     )
     if proc.returncode == 0:
         names = [n for n in proc.stdout.decode().split("\0") if n]
