@@ -29,6 +29,7 @@ from preserve.events import rules as rules_mod
 from preserve.events.dispatch import Dispatcher, Invoker, api_invoker
 from preserve.events.journal import Claimed, Journal, database
 from preserve.events.model import WatchResult
+from preserve.events.notify import notify
 from preserve.events.pipeline import Bound, Pipeline
 from preserve.events.sources.base import Source, open_source
 from preserve.functions.invoke import resolve as resolve_function
@@ -215,13 +216,23 @@ class _Run:
         quit_sources = threading.Event()
         threads = self._start_loops()
         watching = self._start_sources(quit_sources)
+        ready = self._ready()
+        self.progress.step(ready)
+        notify({"READY": "1", "STATUS": ready})
         while not stop.is_set() and not self.halt.is_set():
             self.halt.wait(0.2)
+        notify({"STOPPING": "1", "STATUS": "stopping: running invocations finish"})
         quit_sources.set()  # sources stop taking events
         for t in watching:
             t.join(10)
         self._drain(abandon)
         return self._finish(threads)
+
+    def _ready(self) -> str:
+        """What a service's log says once the watcher takes events (and stops on a signal)."""
+        sources = sorted({redact_uri(b.source.address) for b in self.bound.values()})
+        rules = ", ".join(self.result.rules)
+        return f"watching {', '.join(sources)} for rule(s) {rules}; journal {self.journal.path}"
 
     def _start_sources(self, stop: threading.Event) -> list[threading.Thread]:
         threads = []
