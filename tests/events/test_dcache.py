@@ -6,6 +6,7 @@ second function whose crates name the first ones. Then the same with the watcher
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -54,6 +55,10 @@ def start_watcher(
 
 def ready_lines(log: Path) -> int:
     return log.read_text().count(" for rule(s) upper, count; journal ") if log.exists() else 0
+
+
+def running(proc: subprocess.Popen[bytes]) -> bool:
+    return proc.poll() is None
 
 
 def stop_watcher(proc: subprocess.Popen[bytes]) -> int:
@@ -110,7 +115,8 @@ def test_uploads_run_eight_invocations_and_chain(
         if row["rule"] == "count":  # the chain: the crate it derives from
             upstream = row["derived_from"]
             assert upstream.endswith(f"/processed/{row['uri'].split('/')[-3]}/")
-            assert {"@id": upstream} in graph["./"]["isBasedOn"]
+            based_on = graph["./"]["isBasedOn"]
+            assert isinstance(based_on, list) and {"@id": upstream} in based_on
             assert graph[upstream]["@type"] == "CreativeWork"
     renamed = next(r for r in listed if r["uri"].endswith("/raw/scan8.txt"))
     shown = json.loads(run("events", "--journal", str(journal), "show", renamed["key"], "--json"))
@@ -168,7 +174,7 @@ def test_killed_at_random_points_and_a_lost_gap_end_the_same(
         if proc.poll() is not None:
             proc = start_watcher(rules, journal, log, folder)
         try:
-            scenario.wait(alive=lambda p=proc: p.poll() is None)
+            scenario.wait(alive=functools.partial(running, proc))
         finally:
             assert stop_watcher(proc) == 0, log.read_text()
             events_dcache.events.set_backlog(16384)

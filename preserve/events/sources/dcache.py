@@ -176,7 +176,9 @@ class DcacheSource:
                     break
             events, last_id, gap, ended = [], None, False, False
             for frame in batch:
-                if frame is None:
+                if frame is None:  # a quiet stream's read timeout, a proxy, a restart
+                    why = reader.error or "closed by the server"
+                    log.info("dCache %s: the event stream ended (%s); reconnecting", self.api, why)
                     ended = True
                     break
                 if frame.event == "SYSTEM":
