@@ -183,8 +183,7 @@ class _Run:
         try:
             seen = -1
             while not self.halt.is_set() and not stop.is_set():
-                for source in {b.source.address: b.source for b in self.bound.values()}.values():
-                    mine = [b.rule for b in self.bound.values() if b.source is source]
+                for source, mine in self._sources():
                     source.reconcile(mine, self.pipeline)
                 self._settle(stop)
                 total = sum(self.journal.counts().values())
@@ -230,14 +229,21 @@ class _Run:
 
     def _ready(self) -> str:
         """What a service's log says once the watcher takes events (and stops on a signal)."""
-        sources = sorted({redact_uri(b.source.address) for b in self.bound.values()})
+        sources = ", ".join(sorted(redact_uri(s.address) for s, _ in self._sources()))
         rules = ", ".join(self.result.rules)
-        return f"watching {', '.join(sources)} for rule(s) {rules}; journal {self.journal.path}"
+        return f"watching {sources} for rule(s) {rules}; journal {self.journal.path}"
+
+    def _sources(self) -> list[tuple[Source, list[rules_mod.Rule]]]:
+        """Each source the rules name (one per address: plug-ins need not be hashable),
+        with its rules."""
+        by_address: dict[str, tuple[Source, list[rules_mod.Rule]]] = {}
+        for b in self.bound.values():
+            by_address.setdefault(b.source.address, (b.source, []))[1].append(b.rule)
+        return list(by_address.values())
 
     def _start_sources(self, stop: threading.Event) -> list[threading.Thread]:
         threads = []
-        for source in {b.source.address: b.source for b in self.bound.values()}.values():
-            mine = [b.rule for b in self.bound.values() if b.source is source]
+        for source, mine in self._sources():
             thread = threading.Thread(
                 target=self._source, args=(source, mine, stop), name=source.address, daemon=True
             )
